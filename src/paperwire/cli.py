@@ -1,0 +1,266 @@
+"""The command line: a thin shell over the library (Typer + Rich)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import orjson
+import sqlalchemy as sa
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from paperwire import demo, pipeline
+from paperwire.config import Settings, load_settings
+from paperwire.errors import PaperwireError
+from paperwire.models import IngestCounts
+from paperwire.sources import FORMATS
+from paperwire.store import reads
+from paperwire.store.database import open_database
+
+# Exit codes a cron job can chain on: 0 = something new arrived, NOTHING_NEW = nothing did.
+NOTHING_NEW = 3
+FAILED = 1
+
+app = typer.Typer(
+    help="paperwire: find, search and follow research papers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(exc: PaperwireError) -> NoReturn:
+    """Print an error with what to do next and exit non-zero."""
+    err.print(f"[bold red]error:[/] {exc.message}")
+    if exc.hint:
+        err.print(f"[yellow]what to do:[/] {exc.hint}")
+    raise typer.Exit(FAILED)
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data directory (database, indexes). Env: PAPERWIRE_DATA_DIR.")
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML settings file. Env: PAPERWIRE_CONFIG.")] = None,
+) -> None:
+    """Global options; every command reads the settings built here."""
+    try:
+        ctx.obj = load_settings(config, data_dir=data_dir)
+    except PaperwireError as exc:
+        fail(exc)
+
+
+def _open(ctx: typer.Context) -> tuple[Settings, sa.Engine]:
+    settings: Settings = ctx.obj
+    try:
+        return settings, open_database(settings)
+    except PaperwireError as exc:
+        fail(exc)
+
+
+def _summary(counts: IngestCounts, title: str) -> Table:
+    table = Table(title=title, show_header=True)
+    for column in ("new", "updated", "unchanged", "duplicates", "bad"):
+        table.add_column(column, justify="right")
+    table.add_row(*(str(getattr(counts, c)) for c in ("new", "updated", "unchanged", "duplicates", "bad")))
+    return table
+
+
+def _run_with_progress(task: str, work: Any, as_json: bool) -> pipeline.IngestReport:
+    columns = (
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[counts]}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, disable=as_json, transient=False) as progress:
+        bar = progress.add_task(task, total=None, counts="")
+
+        def update(counts: IngestCounts, label: str) -> None:
+            text = (
+                f"{counts.seen:,} records: {counts.new:,} new, {counts.updated:,} updated, "
+                f"{counts.unchanged:,} unchanged, {counts.duplicates:,} duplicates, {counts.bad:,} bad"
+            )
+            progress.update(bar, counts=text, description=f"{task} {Path(label).name}")
+
+        report: pipeline.IngestReport = work(update)
+        progress.update(bar, total=1, completed=1)
+    return report
+
+
+def _finish(report: pipeline.IngestReport, as_json: bool, title: str) -> NoReturn:
+    if as_json:
+        counts = report.counts
+        print_json(
+            {
+                "run_id": report.run_id,
+                "new": counts.new,
+                "updated": counts.updated,
+                "unchanged": counts.unchanged,
+                "duplicates": counts.duplicates,
+                "bad": counts.bad,
+                "bad_records": [{"location": b.location, "reason": b.reason} for b in report.bad],
+            }
+        )
+    else:
+        for bad in report.bad[:20]:
+            err.print(f"[yellow]bad record[/] {bad.location}: {bad.reason}")
+        if report.counts.bad > 20:
+            err.print(f"... {report.counts.bad - 20} more bad records (all kept in the ingest log, run {report.run_id})")
+        out.print(_summary(report.counts, title))
+    raise typer.Exit(0 if report.anything_new else NOTHING_NEW)
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create the data directory and database; import the demo corpus into an empty one."""
+    settings, engine = _open(ctx)
+    try:
+        report = demo.ensure_demo(engine, settings)
+    except PaperwireError as exc:
+        fail(exc)
+    out.print(f"data directory: {settings.data_dir}")
+    if report is not None:
+        out.print(_summary(report.counts, "demo corpus imported"))
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    inputs: Annotated[list[str], typer.Argument(help="Files, folders or http(s) URLs.", show_default=False)],
+    format_name: Annotated[
+        str | None, typer.Option("--format", help=f"Input format, detected when omitted: {', '.join(FORMATS)}.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Import papers. Exit code 0 when something new or updated arrived, 3 when nothing did."""
+    settings, engine = _open(ctx)
+    try:
+        report = _run_with_progress(
+            "ingesting",
+            lambda update: pipeline.ingest(engine, settings, inputs, format_name, update),
+            as_json,
+        )
+    except PaperwireError as exc:
+        fail(exc)
+    _finish(report, as_json, "ingest summary")
+
+
+@app.command()
+def harvest(
+    ctx: typer.Context,
+    set_spec: Annotated[str | None, typer.Option("--set", help="OAI-PMH set, e.g. cs or physics:hep-th.")] = None,
+    metadata_prefix: Annotated[str, typer.Option("--prefix", help="arXiv or arXivRaw.")] = "arXiv",
+    from_date: Annotated[
+        str | None, typer.Option("--from", help="Start date YYYY-MM-DD (default: where the last harvest ended).")
+    ] = None,
+    until: Annotated[str | None, typer.Option(help="End date YYYY-MM-DD.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Harvest arXiv over OAI-PMH from where the last harvest stopped. Exit code as for ingest."""
+    settings, engine = _open(ctx)
+    try:
+        report = _run_with_progress(
+            "harvesting",
+            lambda update: pipeline.harvest(
+                engine,
+                settings,
+                metadata_prefix=metadata_prefix,
+                set_spec=set_spec,
+                from_date=from_date,
+                until=until,
+                progress=update,
+            ),
+            as_json,
+        )
+    except PaperwireError as exc:
+        fail(exc)
+    _finish(report, as_json, "harvest summary")
+
+
+def _counts_table(title: str, counts: dict[str, int], limit: int = 15) -> Table:
+    table = Table(title=title)
+    table.add_column(title.split()[-1])
+    table.add_column("papers", justify="right")
+    for key, value in list(counts.items())[:limit]:
+        table.add_row(key, f"{value:,}")
+    if len(counts) > limit:
+        table.add_row(f"... {len(counts) - limit} more", "")
+    return table
+
+
+@app.command()
+def stats(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """What the store holds: papers by source, category and year, duplicate groups, collections."""
+    _, engine = _open(ctx)
+    with engine.connect() as conn:
+        data = reads.stats(conn)
+    if as_json:
+        print_json(data)
+        return
+    out.print(
+        f"[bold]{data['papers']:,}[/] papers; {data['duplicate_groups']:,} duplicate groups "
+        f"holding {data['papers_in_duplicate_groups']:,} papers"
+    )
+    out.print(_counts_table("by source", data["by_source"]))
+    out.print(_counts_table("by category", data["by_category"]))
+    out.print(_counts_table("by year", data["by_year"], limit=40))
+    out.print(_counts_table("in collections", data["collections"]))
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    paper_id: Annotated[str, typer.Argument(help="Paper id, e.g. 2503.13531 or arXiv:2503.13531v2.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """One paper with all its versions, links, duplicates and signals."""
+    _, engine = _open(ctx)
+    try:
+        with engine.connect() as conn:
+            paper = reads.get_paper(conn, paper_id)
+    except PaperwireError as exc:
+        fail(exc)
+    if as_json:
+        print_json(paper)
+        return
+    out.print(f"[bold]{paper['title']}[/]  [dim]{paper['id']}[/]")
+    out.print(", ".join(paper["authors"]) or "[dim]no authors listed[/]")
+    details = [
+        ("categories", " ".join(paper["categories"])),
+        ("published", paper["published"] or ""),
+        ("announced", paper["announced"] or ""),
+        ("sources", ", ".join(paper["sources"])),
+        ("versions", ", ".join(f"v{v['number']} {v['date'] or ''}".strip() for v in paper["versions"])),
+    ]
+    for name, value in paper["links"].items():
+        details.append((name, " ".join(value) if isinstance(value, list) else value))
+    for name, value in details:
+        if value:
+            out.print(f"[dim]{name}:[/] {value}")
+    out.print()
+    out.print(paper["abstract"])
+    for dup in paper["duplicates"]:
+        out.print(f"[dim]same work as:[/] {dup['id']} {dup['title']}")
+    for col in paper["collections"]:
+        out.print(f"[dim]in collection:[/] {col['name']} #{col['position']}")
+
+
+def main() -> None:
+    """Entry point of the `paperwire` console script."""
+    app()

@@ -1,0 +1,119 @@
+"""Settings: every knob with a default and help text, built once and passed down.
+
+Precedence, highest first: explicit overrides (CLI options), environment variables with the
+``PAPERWIRE_`` prefix, the TOML file named by ``PAPERWIRE_CONFIG`` (or ``--config``), defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from paperwire.errors import ConfigError
+
+
+# The TOML file of the settings being built; a context variable so load_settings needs no globals.
+_config_file: ContextVar[Path | None] = ContextVar("paperwire_config_file", default=None)
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory: $XDG_DATA_HOME/paperwire, else ~/.local/share/paperwire."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "paperwire"
+
+
+class Settings(BaseSettings):
+    """All of paperwire's settings."""
+
+    model_config = SettingsConfigDict(env_prefix="PAPERWIRE_", extra="forbid")
+
+    environment: Literal["development", "production"] = Field(
+        "development", description="'production' refuses placeholder secrets and unsafe defaults."
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Directory holding the database and the indexes.",
+    )
+    database_url: str | None = Field(
+        None,
+        description="SQLAlchemy URL of the database; default: SQLite file paperwire.db in data_dir.",
+    )
+    ingest_batch_size: int = Field(
+        2000, ge=1, le=100_000, description="Records written per transaction while ingesting."
+    )
+    dedup_threshold: float = Field(
+        0.6,
+        gt=0,
+        le=1,
+        description="Estimated Jaccard similarity of abstract shingles above which two papers "
+        "without a shared id are grouped as near-duplicates.",
+    )
+    demo_corpus: bool = Field(
+        True, description="Import the bundled demo corpus into an empty data directory on first run."
+    )
+    oai_url: str = Field(
+        "https://export.arxiv.org/oai2", description="Base URL of the arXiv OAI-PMH endpoint."
+    )
+    http_timeout: float = Field(30.0, gt=0, description="Seconds before a remote request times out.")
+    http_retries: int = Field(
+        5, ge=0, le=20, description="Retries of a remote request that timed out or got 5xx/429."
+    )
+    http_max_wait: float = Field(
+        600.0,
+        ge=0,
+        description="Longest wait in seconds honoured from a Retry-After header; longer waits fail.",
+    )
+    http_user_agent: str = Field(
+        "paperwire/0.1 (+https://github.com/paperwire/paperwire)",
+        description="User-Agent sent to remote sources.",
+    )
+
+    @property
+    def database(self) -> str:
+        """The effective database URL."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'paperwire.db'}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = _config_file.get() or os.environ.get("PAPERWIRE_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Build the settings; raises ConfigError naming the offending field on invalid values."""
+    if config_file is not None and not config_file.is_file():
+        raise ConfigError(f"config file {config_file} does not exist", hint="check the --config path")
+    token = _config_file.set(config_file)
+    try:
+        return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(
+            f"invalid settings: {problems}",
+            hint="fix the PAPERWIRE_* environment variables or the TOML config file",
+        ) from exc
+    finally:
+        _config_file.reset(token)

@@ -1,0 +1,161 @@
+"""Near-duplicate detection without all-pairs comparison: MinHash-LSH over abstract shingles.
+
+Each paper gets a MinHash signature of its abstract's word 3-shingles (datasketch's scheme,
+vectorised over a batch) and a few LSH keys: one per band of the signature, plus one for its exact
+normalised title. Papers sharing a key are candidates; a candidate is a duplicate when the
+signatures agree on at least ``threshold`` of their values (the estimated Jaccard similarity), or
+when a long title is identical and the abstracts still overlap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from paperwire.normalize import shingles, title_key
+
+NUM_PERM = 32
+BANDS = 8
+ROWS = NUM_PERM // BANDS
+SEED = 1
+MERSENNE_PRIME = np.uint64((1 << 61) - 1)
+MAX_HASH = np.uint64((1 << 32) - 1)
+EMPTY = np.uint32(0xFFFFFFFF)  # signature value of an empty shingle set
+MIN_TITLE_WORDS = 4  # shorter titles ("Editorial", "Introduction") are too common to match on
+TITLE_MATCH_MIN_SIMILARITY = 0.3
+CHUNK_SHINGLES = 200_000  # bounds the temporary (NUM_PERM x shingles) matrix to ~50 MB
+
+
+def _permutations(num_perm: int = NUM_PERM, seed: int = SEED) -> tuple[npt.NDArray[np.uint64], ...]:
+    # The same generator as datasketch.MinHash, so signatures match it value for value.
+    gen = np.random.RandomState(seed)
+    pairs = np.array(
+        [
+            (
+                gen.randint(1, MERSENNE_PRIME, dtype=np.uint64),
+                gen.randint(0, MERSENNE_PRIME, dtype=np.uint64),
+            )
+            for _ in range(num_perm)
+        ],
+        dtype=np.uint64,
+    ).T
+    return pairs[0], pairs[1]
+
+
+_A, _B = _permutations()
+# Odd 64-bit multipliers for mixing a band's rows into one key.
+_BAND_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5])
+
+
+def shingle_hash(shingle: str) -> int:
+    """The 32-bit hash of one shingle (CRC-32: stable across processes and fast)."""
+    return zlib.crc32(shingle.encode("utf-8"))
+
+
+def signatures(texts: Sequence[str]) -> npt.NDArray[np.uint32]:
+    """MinHash signatures (len(texts) x NUM_PERM) of each text's word 3-shingles."""
+    hashed = [np.fromiter((shingle_hash(s) for s in shingles(t)), dtype=np.uint64) for t in texts]
+    result = np.full((len(texts), NUM_PERM), EMPTY, dtype=np.uint32)
+    start = 0
+    while start < len(hashed):
+        stop, total = start, 0
+        while stop < len(hashed) and (total == 0 or total + len(hashed[stop]) <= CHUNK_SHINGLES):
+            total += len(hashed[stop])
+            stop += 1
+        _fill(result[start:stop], hashed[start:stop])
+        start = stop
+    return result
+
+
+def _fill(out: npt.NDArray[np.uint32], hashed: list[npt.NDArray[np.uint64]]) -> None:
+    lengths = np.array([len(h) for h in hashed])
+    nonempty = np.flatnonzero(lengths)
+    if len(nonempty) == 0:
+        return
+    values = np.concatenate([hashed[i] for i in nonempty])
+    with np.errstate(over="ignore"):  # datasketch relies on uint64 wrap-around too
+        permuted = np.bitwise_and((_A[:, None] * values[None, :] + _B[:, None]) % MERSENNE_PRIME, MAX_HASH)
+    offsets = np.concatenate(([0], np.cumsum(lengths[nonempty])[:-1]))
+    out[nonempty] = np.minimum.reduceat(permuted, offsets, axis=1).T.astype(np.uint32)
+
+
+def band_keys(signature: npt.NDArray[np.uint32]) -> list[int]:
+    """The LSH bucket keys (signed 64-bit) of one signature; none for an empty text."""
+    if bool(np.all(signature == EMPTY)):
+        return []
+    rows = signature.astype(np.uint64).reshape(BANDS, ROWS)
+    with np.errstate(over="ignore"):
+        mixed = (rows * _BAND_MIX[:ROWS].astype(np.uint64)).sum(axis=1) + np.arange(BANDS, dtype=np.uint64)
+        mixed = mixed * np.uint64(0xFF51AFD7ED558CCD)
+    return [int(v) for v in mixed.astype(np.int64)]
+
+
+def title_hash(title: str) -> int | None:
+    """The bucket key of a long-enough normalised title; None for short or empty titles."""
+    key = title_key(title)
+    if len(key.split()) < MIN_TITLE_WORDS:
+        return None
+    digest = hashlib.blake2b(b"title:" + key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def similarity(a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) -> float:
+    """Estimated Jaccard similarity of two signatures (0 when either text was empty)."""
+    if bool(np.all(a == EMPTY)) or bool(np.all(b == EMPTY)):
+        return 0.0
+    return float(np.mean(a == b))
+
+
+@dataclass(slots=True)
+class Fingerprint:
+    """What near-duplicate detection keeps of a paper."""
+
+    signature: npt.NDArray[np.uint32]
+    title_hash: int | None
+
+    def keys(self) -> list[int]:
+        """Every LSH key under which the paper is filed."""
+        keys = band_keys(self.signature)
+        return keys + [self.title_hash] if self.title_hash is not None else keys
+
+    def to_bytes(self) -> bytes:
+        return self.signature.astype("<u4").tobytes()
+
+    @classmethod
+    def from_stored(cls, blob: bytes, title_hash: int | None) -> Fingerprint:
+        return cls(np.frombuffer(blob, dtype="<u4").astype(np.uint32), title_hash)
+
+
+def fingerprints(titles: Sequence[str], abstracts: Sequence[str]) -> list[Fingerprint]:
+    """Fingerprints of a batch of papers."""
+    sigs = signatures(abstracts)
+    return [Fingerprint(sig, title_hash(t)) for sig, t in zip(sigs, titles, strict=True)]
+
+
+def match_score(new: Fingerprint, old: Fingerprint, threshold: float) -> float | None:
+    """How strongly `new` duplicates `old`, or None when it does not."""
+    score = similarity(new.signature, old.signature)
+    if score >= threshold:
+        return score
+    same_title = new.title_hash is not None and new.title_hash == old.title_hash
+    no_abstract = bool(np.all(new.signature == EMPTY) or np.all(old.signature == EMPTY))
+    if same_title and (no_abstract or score >= TITLE_MATCH_MIN_SIMILARITY):
+        return max(score, threshold)
+    return None
+
+
+def best_match(
+    new: Fingerprint, candidates: Iterable[tuple[str, Fingerprint]], threshold: float
+) -> tuple[str, float] | None:
+    """The candidate (key, score) that `new` duplicates best; ties go to the first key in order."""
+    best: tuple[str, float] | None = None
+    for key, old in candidates:
+        score = match_score(new, old, threshold)
+        if score is not None and (best is None or score > best[1]):
+            best = (key, score)
+    return best

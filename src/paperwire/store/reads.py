@@ -1,0 +1,112 @@
+"""Reading papers, collections and corpus statistics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from paperwire.errors import NotFoundError
+from paperwire.normalize import parse_arxiv_id
+from paperwire.store import schema
+
+PAPER_FIELDS = (
+    "id", "title", "title_raw", "abstract", "abstract_raw", "authors", "categories", "comment",
+    "journal_ref", "doi", "published", "updated", "announced", "links", "sources", "group_id",
+    "first_seen", "changed_at",
+)  # fmt: skip
+
+
+def get_paper(conn: sa.Connection, paper_id: str) -> dict[str, Any]:
+    """One paper with its versions, duplicate group, signals and collections."""
+    p = schema.papers
+    parsed = parse_arxiv_id(paper_id)
+    key = parsed[0] if parsed else paper_id.strip()
+    row = conn.execute(sa.select(*(p.c[f] for f in PAPER_FIELDS)).where(p.c.id == key)).first()
+    if row is None:
+        raise NotFoundError(f"no paper with id {paper_id!r}", hint="find ids with `paperwire stats` or search")
+    paper = dict(row._mapping)
+    v = schema.paper_versions
+    paper["versions"] = [
+        {"number": n, "date": d}
+        for n, d in conn.execute(sa.select(v.c.number, v.c.date).where(v.c.paper_id == key).order_by(v.c.number))
+    ]
+    paper["duplicates"] = [
+        {"id": i, "title": t}
+        for i, t in conn.execute(
+            sa.select(p.c.id, p.c.title).where(p.c.group_id == paper["group_id"], p.c.id != key).order_by(p.c.id)
+        )
+    ]
+    s = schema.paper_signals
+    paper["signals"] = [
+        {"source": src, "observed_on": day, **data}
+        for src, day, data in conn.execute(
+            sa.select(s.c.source, s.c.observed_on, s.c.data).where(s.c.paper_id == key).order_by(s.c.observed_on)
+        )
+    ]
+    c, ci = schema.collections, schema.collection_items
+    paper["collections"] = [
+        {"name": name, "position": pos}
+        for name, pos in conn.execute(
+            sa.select(c.c.name, ci.c.position).join(ci, ci.c.collection_id == c.c.id).where(ci.c.paper_id == key)
+        )
+    ]
+    return paper
+
+
+def collection_items(conn: sa.Connection, name: str) -> list[dict[str, Any]]:
+    """The papers of a named collection in their order."""
+    c, ci, p = schema.collections, schema.collection_items, schema.papers
+    collection_id = conn.execute(sa.select(c.c.id).where(c.c.name == name)).scalar()
+    if collection_id is None:
+        raise NotFoundError(f"no collection named {name!r}", hint="list them with `paperwire stats`")
+    query = (
+        sa.select(ci.c.position, p.c.id, p.c.title)
+        .join(p, p.c.id == ci.c.paper_id)
+        .where(ci.c.collection_id == collection_id)
+        .order_by(ci.c.position)
+    )
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def _grouped(conn: sa.Connection, query: sa.Select[Any]) -> dict[str, int]:
+    return {str(key): int(count) for key, count in conn.execute(query)}
+
+
+def stats(conn: sa.Connection) -> dict[str, Any]:
+    """Counts of papers by source, category and year, duplicate groups, collections and runs."""
+    p, ci, c = schema.papers, schema.collection_items, schema.collections
+    total = conn.execute(sa.select(sa.func.count()).select_from(p)).scalar_one()
+    groups = sa.select(p.c.group_id, sa.func.count().label("n")).group_by(p.c.group_id).subquery()
+    multi = conn.execute(
+        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(groups.c.n), 0)).where(groups.c.n > 1)
+    ).one()
+    year = sa.func.substr(sa.func.coalesce(p.c.published, p.c.announced), 1, 4)
+    by_year = _grouped(conn, sa.select(sa.func.coalesce(year, "unknown"), sa.func.count()).group_by(1).order_by(1))
+    # JSON arrays expand with json_each on SQLite and jsonb_array_elements_text on PostgreSQL
+    each = "json_each" if conn.dialect.name == "sqlite" else "json_array_elements_text"
+    value = "value"
+    by_source = _grouped(
+        conn,
+        sa.text(f"SELECT e.{value}, count(*) FROM papers, {each}(papers.sources) AS e GROUP BY 1 ORDER BY 2 DESC"),  # type: ignore[arg-type]
+    )
+    by_category = _grouped(
+        conn,
+        sa.text(
+            f"SELECT e.{value}, count(*) FROM papers, {each}(papers.categories) AS e GROUP BY 1 ORDER BY 2 DESC, 1"
+        ),  # type: ignore[arg-type]
+    )
+    collections = _grouped(
+        conn,
+        sa.select(c.c.name, sa.func.count(ci.c.position)).join(ci, ci.c.collection_id == c.c.id, isouter=True)
+        .group_by(c.c.name).order_by(c.c.name),
+    )
+    return {
+        "papers": total,
+        "duplicate_groups": multi[0],
+        "papers_in_duplicate_groups": int(multi[1]),
+        "by_source": by_source,
+        "by_category": by_category,
+        "by_year": by_year,
+        "collections": collections,
+    }

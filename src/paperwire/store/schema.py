@@ -1,0 +1,113 @@
+"""The relational schema, as SQLAlchemy Core tables. Changes go through an Alembic migration too."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+papers = sa.Table(
+    "papers",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),  # arXiv id without version, or "<namespace>:<key>"
+    sa.Column("title", sa.Text, nullable=False),  # plain Unicode
+    sa.Column("title_raw", sa.Text, nullable=False),  # as received, LaTeX kept for rendering
+    sa.Column("abstract", sa.Text, nullable=False),
+    sa.Column("abstract_raw", sa.Text, nullable=False),
+    sa.Column("authors", sa.JSON, nullable=False),
+    sa.Column("categories", sa.JSON, nullable=False),
+    sa.Column("primary_category", sa.Text, index=True),
+    sa.Column("comment", sa.Text),
+    sa.Column("journal_ref", sa.Text),
+    sa.Column("doi", sa.Text),
+    sa.Column("published", sa.Text, index=True),  # ISO 8601 date(-time) of the first version
+    sa.Column("updated", sa.Text),
+    sa.Column("announced", sa.Text),  # first date a daily listing showed it
+    sa.Column("links", sa.JSON, nullable=False),  # abs, pdf: str; code, project: list[str]
+    sa.Column("sources", sa.JSON, nullable=False),  # names of the formats it came from
+    sa.Column("group_id", sa.Text, nullable=False, index=True),  # duplicate group: its first paper
+    sa.Column("minhash", sa.LargeBinary),  # near-duplicate signature (see dedup.py)
+    sa.Column("title_hash", sa.BigInteger),
+    sa.Column("content_hash", sa.Text, nullable=False),
+    sa.Column("first_seen", sa.Text, nullable=False),
+    sa.Column("changed_at", sa.Text, nullable=False),
+)
+
+paper_versions = sa.Table(
+    "paper_versions",
+    metadata,
+    sa.Column("paper_id", sa.Text, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True),
+    sa.Column("date", sa.Text),
+)
+
+paper_signals = sa.Table(
+    "paper_signals",
+    metadata,
+    sa.Column("paper_id", sa.Text, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("observed_on", sa.Text, primary_key=True),  # ISO date the signal was read
+    sa.Column("data", sa.JSON, nullable=False),  # upvotes, comments, github_repo, ...
+)
+
+# LSH buckets for near-duplicate candidates; clustered on the key, no rowid.
+dedup_keys = sa.Table(
+    "dedup_keys",
+    metadata,
+    sa.Column("key", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("paper_id", sa.Text, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sqlite_with_rowid=False,
+)
+
+collections = sa.Table(
+    "collections",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("source", sa.Text),
+    sa.Column("created_at", sa.Text, nullable=False),
+)
+
+collection_items = sa.Table(
+    "collection_items",
+    metadata,
+    sa.Column(
+        "collection_id", sa.Integer, sa.ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("paper_id", sa.Text, sa.ForeignKey("papers.id", ondelete="CASCADE"), nullable=False, index=True),
+)
+
+harvest_cursors = sa.Table(
+    "harvest_cursors",
+    metadata,
+    sa.Column("source", sa.Text, primary_key=True),  # e.g. "oai-pmh:arXiv:cs"
+    sa.Column("cursor", sa.JSON, nullable=False),
+    sa.Column("updated_at", sa.Text, nullable=False),
+)
+
+ingest_runs = sa.Table(
+    "ingest_runs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),  # "ingest" or "harvest"
+    sa.Column("inputs", sa.JSON, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # running, finished, failed, interrupted
+    sa.Column("started_at", sa.Text, nullable=False),
+    sa.Column("finished_at", sa.Text),
+    sa.Column("new", sa.Integer, nullable=False, default=0),
+    sa.Column("updated", sa.Integer, nullable=False, default=0),
+    sa.Column("unchanged", sa.Integer, nullable=False, default=0),
+    sa.Column("duplicates", sa.Integer, nullable=False, default=0),
+    sa.Column("bad", sa.Integer, nullable=False, default=0),
+    sa.Column("message", sa.Text),
+)
+
+ingest_errors = sa.Table(
+    "ingest_errors",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("ingest_runs.id", ondelete="CASCADE"), index=True),
+    sa.Column("location", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+)
