@@ -10,14 +10,15 @@ when a long title is identical and the abstracts still overlap.
 from __future__ import annotations
 
 import hashlib
+import re
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
-from paperwire.normalize import shingles, title_key
+from paperwire.normalize import title_key
 
 NUM_PERM = 32
 BANDS = 8
@@ -52,14 +53,28 @@ _A, _B = _permutations()
 _BAND_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5])
 
 
-def shingle_hash(shingle: str) -> int:
-    """The 32-bit hash of one shingle (CRC-32: stable across processes and fast)."""
-    return zlib.crc32(shingle.encode("utf-8"))
+WORD = re.compile(r"[^\W_]+")
+SHINGLE = 3
+# Odd multipliers combining three word hashes into one shingle hash.
+_SHINGLE_MIX = (np.uint64(0x9E3779B1), np.uint64(0x85EBCA77))
+
+
+def shingle_hashes(text: str) -> npt.NDArray[np.uint64]:
+    """The distinct 32-bit hashes of a text's word 3-shingles (the whole text when shorter)."""
+    words = WORD.findall(text.lower())
+    if not words:
+        return np.empty(0, dtype=np.uint64)
+    hashed = np.fromiter(map(zlib.crc32, map(str.encode, words)), dtype=np.uint64, count=len(words))
+    if len(hashed) < SHINGLE:
+        return np.array([zlib.crc32(" ".join(words).encode())], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        mixed = hashed[:-2] * _SHINGLE_MIX[0] + hashed[1:-1] * _SHINGLE_MIX[1] + hashed[2:]
+    return np.unique(mixed & MAX_HASH)
 
 
 def signatures(texts: Sequence[str]) -> npt.NDArray[np.uint32]:
     """MinHash signatures (len(texts) x NUM_PERM) of each text's word 3-shingles."""
-    hashed = [np.fromiter((shingle_hash(s) for s in shingles(t)), dtype=np.uint64) for t in texts]
+    hashed = [shingle_hashes(t) for t in texts]
     result = np.full((len(texts), NUM_PERM), EMPTY, dtype=np.uint32)
     start = 0
     while start < len(hashed):
@@ -84,15 +99,13 @@ def _fill(out: npt.NDArray[np.uint32], hashed: list[npt.NDArray[np.uint64]]) -> 
     out[nonempty] = np.minimum.reduceat(permuted, offsets, axis=1).T.astype(np.uint32)
 
 
-def band_keys(signature: npt.NDArray[np.uint32]) -> list[int]:
-    """The LSH bucket keys (signed 64-bit) of one signature; none for an empty text."""
-    if bool(np.all(signature == EMPTY)):
-        return []
-    rows = signature.astype(np.uint64).reshape(BANDS, ROWS)
+def band_keys(signatures: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]:
+    """The LSH bucket keys (n x BANDS, signed 64-bit) of a batch of signatures."""
+    rows = signatures.astype(np.uint64).reshape(len(signatures), BANDS, ROWS)
     with np.errstate(over="ignore"):
-        mixed = (rows * _BAND_MIX[:ROWS].astype(np.uint64)).sum(axis=1) + np.arange(BANDS, dtype=np.uint64)
+        mixed = (rows * _BAND_MIX[:ROWS].astype(np.uint64)).sum(axis=2) + np.arange(BANDS, dtype=np.uint64)
         mixed = mixed * np.uint64(0xFF51AFD7ED558CCD)
-    return [int(v) for v in mixed.astype(np.int64)]
+    return mixed.astype(np.int64)
 
 
 def title_hash(title: str) -> int | None:
@@ -106,7 +119,7 @@ def title_hash(title: str) -> int | None:
 
 def similarity(a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) -> float:
     """Estimated Jaccard similarity of two signatures (0 when either text was empty)."""
-    if bool(np.all(a == EMPTY)) or bool(np.all(b == EMPTY)):
+    if bool(np.all(a == EMPTY) or np.all(b == EMPTY)):
         return 0.0
     return float(np.mean(a == b))
 
@@ -117,11 +130,11 @@ class Fingerprint:
 
     signature: npt.NDArray[np.uint32]
     title_hash: int | None
+    keys: list[int] = field(default_factory=list)  # LSH buckets it is filed under; empty when loaded
 
-    def keys(self) -> list[int]:
-        """Every LSH key under which the paper is filed."""
-        keys = band_keys(self.signature)
-        return keys + [self.title_hash] if self.title_hash is not None else keys
+    @property
+    def empty(self) -> bool:
+        return bool(np.all(self.signature == EMPTY))
 
     def to_bytes(self) -> bytes:
         return self.signature.astype("<u4").tobytes()
@@ -132,9 +145,17 @@ class Fingerprint:
 
 
 def fingerprints(titles: Sequence[str], abstracts: Sequence[str]) -> list[Fingerprint]:
-    """Fingerprints of a batch of papers."""
+    """Fingerprints of a batch of papers, with their LSH keys."""
     sigs = signatures(abstracts)
-    return [Fingerprint(sig, title_hash(t)) for sig, t in zip(sigs, titles, strict=True)]
+    bands = band_keys(sigs).tolist()
+    result = []
+    for sig, band, title in zip(sigs, bands, titles, strict=True):
+        fingerprint = Fingerprint(sig, title_hash(title))
+        fingerprint.keys = ([] if fingerprint.empty else band) + (
+            [fingerprint.title_hash] if fingerprint.title_hash is not None else []
+        )
+        result.append(fingerprint)
+    return result
 
 
 def match_score(new: Fingerprint, old: Fingerprint, threshold: float) -> float | None:
@@ -143,7 +164,7 @@ def match_score(new: Fingerprint, old: Fingerprint, threshold: float) -> float |
     if score >= threshold:
         return score
     same_title = new.title_hash is not None and new.title_hash == old.title_hash
-    no_abstract = bool(np.all(new.signature == EMPTY) or np.all(old.signature == EMPTY))
+    no_abstract = new.empty or old.empty
     if same_title and (no_abstract or score >= TITLE_MATCH_MIN_SIMILARITY):
         return max(score, threshold)
     return None

@@ -151,7 +151,7 @@ def _group_new_papers(conn: sa.Connection, batch: _Batch, threshold: float) -> N
     ):
         stored.fingerprint = fingerprint
     new = [s for s in todo if s.is_new]
-    all_keys = [key for s in new for key in s.fingerprint.keys()]  # type: ignore[union-attr]
+    all_keys = [key for s in new for key in s.fingerprint.keys]  # type: ignore[union-attr]
     buckets = _candidates(conn, all_keys)
     candidate_ids = sorted({pid for key in all_keys for pid in buckets.get(key, [])} - batch.state.keys())
     known = _fingerprints_of(conn, candidate_ids)
@@ -159,14 +159,14 @@ def _group_new_papers(conn: sa.Connection, batch: _Batch, threshold: float) -> N
     for stored in new:
         fingerprint = stored.fingerprint
         assert fingerprint is not None  # set just above for every paper in `todo`
-        ids = sorted({pid for key in fingerprint.keys() for pid in buckets.get(key, [])} - {stored.paper.id})
+        ids = sorted({pid for key in fingerprint.keys for pid in buckets.get(key, [])} - {stored.paper.id})
         match = dedup.best_match(fingerprint, ((pid, known[pid][0]) for pid in ids if pid in known), threshold)
         if match is not None:
             stored.group_id = known[match[0]][1]
             batch.counts.duplicates += 1
         # later papers of this batch can match this one
         known[stored.paper.id] = (fingerprint, stored.group_id)
-        for key in fingerprint.keys():
+        for key in fingerprint.keys:
             buckets[key].append(stored.paper.id)
 
 
@@ -216,7 +216,7 @@ def _write(conn: sa.Connection, batch: _Batch, now: str) -> None:
     k = schema.dedup_keys
     for chunk in _chunks([s.paper.id for s in rekeyed if not s.is_new]):
         conn.execute(sa.delete(k).where(k.c.paper_id.in_(chunk)))
-    keys = {(key, s.paper.id) for s in rekeyed for key in s.fingerprint.keys()}  # type: ignore[union-attr]
+    keys = {(key, s.paper.id) for s in rekeyed for key in s.fingerprint.keys}  # type: ignore[union-attr]
     if keys:
         conn.execute(sa.insert(k), [{"key": key, "paper_id": pid} for key, pid in sorted(keys)])
     if batch.signals:

@@ -69,44 +69,41 @@ def collection_items(conn: sa.Connection, name: str) -> list[dict[str, Any]]:
     return [dict(row._mapping) for row in conn.execute(query)]
 
 
-def _grouped(conn: sa.Connection, query: sa.Select[Any]) -> dict[str, int]:
+def _grouped(conn: sa.Connection, query: sa.Executable) -> dict[str, int]:
     return {str(key): int(count) for key, count in conn.execute(query)}
 
 
+def _json_list_counts(conn: sa.Connection, column: str) -> dict[str, int]:
+    # JSON arrays expand with json_each on SQLite and json_array_elements_text on PostgreSQL
+    each = "json_each" if conn.dialect.name == "sqlite" else "json_array_elements_text"
+    return _grouped(
+        conn, sa.text(f"SELECT e.value, count(*) FROM papers, {each}(papers.{column}) AS e GROUP BY 1 ORDER BY 2 DESC, 1")
+    )
+
+
 def stats(conn: sa.Connection) -> dict[str, Any]:
-    """Counts of papers by source, category and year, duplicate groups, collections and runs."""
+    """Counts of papers by source, category and year, duplicate groups, collections."""
     p, ci, c = schema.papers, schema.collection_items, schema.collections
     total = conn.execute(sa.select(sa.func.count()).select_from(p)).scalar_one()
     groups = sa.select(p.c.group_id, sa.func.count().label("n")).group_by(p.c.group_id).subquery()
     multi = conn.execute(
         sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(groups.c.n), 0)).where(groups.c.n > 1)
     ).one()
-    year = sa.func.substr(sa.func.coalesce(p.c.published, p.c.announced), 1, 4)
-    by_year = _grouped(conn, sa.select(sa.func.coalesce(year, "unknown"), sa.func.count()).group_by(1).order_by(1))
-    # JSON arrays expand with json_each on SQLite and jsonb_array_elements_text on PostgreSQL
-    each = "json_each" if conn.dialect.name == "sqlite" else "json_array_elements_text"
-    value = "value"
-    by_source = _grouped(
-        conn,
-        sa.text(f"SELECT e.{value}, count(*) FROM papers, {each}(papers.sources) AS e GROUP BY 1 ORDER BY 2 DESC"),  # type: ignore[arg-type]
-    )
-    by_category = _grouped(
-        conn,
-        sa.text(
-            f"SELECT e.{value}, count(*) FROM papers, {each}(papers.categories) AS e GROUP BY 1 ORDER BY 2 DESC, 1"
-        ),  # type: ignore[arg-type]
-    )
+    year = sa.func.coalesce(sa.func.substr(sa.func.coalesce(p.c.published, p.c.announced), 1, 4), "unknown")
+    by_year = _grouped(conn, sa.select(year.label("year"), sa.func.count()).group_by("year").order_by("year"))
     collections = _grouped(
         conn,
-        sa.select(c.c.name, sa.func.count(ci.c.position)).join(ci, ci.c.collection_id == c.c.id, isouter=True)
-        .group_by(c.c.name).order_by(c.c.name),
+        sa.select(c.c.name, sa.func.count(ci.c.position))
+        .join(ci, ci.c.collection_id == c.c.id, isouter=True)
+        .group_by(c.c.name)
+        .order_by(c.c.name),
     )
     return {
         "papers": total,
         "duplicate_groups": multi[0],
         "papers_in_duplicate_groups": int(multi[1]),
-        "by_source": by_source,
-        "by_category": by_category,
+        "by_source": _json_list_counts(conn, "sources"),
+        "by_category": _json_list_counts(conn, "categories"),
         "by_year": by_year,
         "collections": collections,
     }
