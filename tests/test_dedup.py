@@ -19,7 +19,7 @@ ABSTRACT = (
 
 def reference(text: str) -> np.ndarray:
     """datasketch's MinHash over the same shingle hashes."""
-    m = MinHash(num_perm=dedup.NUM_PERM, seed=dedup.SEED, hashfunc=int, scheme="legacy")
+    m = MinHash(num_perm=dedup.NUM_PERM, seed=dedup.SEED, hashfunc=int)
     for value in dedup.shingle_hashes(text).tolist():
         m.update(value)
     return m.hashvalues.astype(np.uint32)

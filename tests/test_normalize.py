@@ -24,7 +24,6 @@ from paperwire.normalize import (
     latex_to_text,
     normalize,
     parse_arxiv_id,
-    shingles,
     title_key,
 )
 
@@ -396,7 +395,7 @@ def test_seed_pages_code_links() -> None:
     assert not [url for url in code if url.endswith((".", ")", ".git", ",")) or "mirrork" in url]
 
 
-# ---------------------------------------------------------------------------------------- title_key, shingles
+# ---------------------------------------------------------------------------------------- title_key
 
 
 def test_title_key() -> None:
@@ -407,23 +406,6 @@ def test_title_key() -> None:
     assert title_key("ARTcdotV") == title_key(r"ART$\boldsymbol{\cdot}$V")
     assert title_key("Über Café Straße, naïve ﬁx!") == "uber cafe strasse naive fix"
     assert title_key("") == ""
-
-
-def test_shingles() -> None:
-    assert shingles("The quick brown fox") == {"the quick brown", "quick brown fox"}
-    assert shingles("Hello, World!") == {"hello world"}
-    assert shingles("a b c d", k=2) == {"a b", "b c", "c d"}
-    assert shingles("") == set()
-    assert shingles("!!! ???") == set()
-    with pytest.raises(ValueError):
-        shingles("a b c", k=0)
-
-
-@given(ANY_TEXT, st.integers(1, 5))
-def test_shingles_are_k_words_of_the_title_key(text: str, k: int) -> None:
-    words = title_key(text).split()
-    for shingle in shingles(text, k):
-        assert len(shingle.split()) == min(k, len(words))
 
 
 # -------------------------------------------------------------------------------------------------- normalize

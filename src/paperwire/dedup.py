@@ -24,7 +24,6 @@ NUM_PERM = 32
 BANDS = 8
 ROWS = NUM_PERM // BANDS
 SEED = 1
-MERSENNE_PRIME = np.uint64((1 << 61) - 1)
 MAX_HASH = np.uint64((1 << 32) - 1)
 EMPTY = np.uint32(0xFFFFFFFF)  # signature value of an empty shingle set
 MIN_TITLE_WORDS = 4  # shorter titles ("Editorial", "Introduction") are too common to match on
@@ -32,23 +31,25 @@ TITLE_MATCH_MIN_SIMILARITY = 0.3
 CHUNK_SHINGLES = 200_000  # bounds the temporary (NUM_PERM x shingles) matrix to ~50 MB
 
 
-def _permutations(num_perm: int = NUM_PERM, seed: int = SEED) -> tuple[npt.NDArray[np.uint64], ...]:
-    # The same generator as datasketch.MinHash, so signatures match it value for value.
+def _permutations(num_perm: int = NUM_PERM, seed: int = SEED) -> tuple[npt.NDArray[np.uint32], ...]:
+    # datasketch's default "affine32" scheme (h -> a*h + b mod 2^32, a odd), so signatures match
+    # datasketch.MinHash value for value; no modulo by a prime, so it vectorises cheaply
     gen = np.random.RandomState(seed)
-    pairs = np.array(
-        [
-            (
-                gen.randint(1, MERSENNE_PRIME, dtype=np.uint64),
-                gen.randint(0, MERSENNE_PRIME, dtype=np.uint64),
-            )
-            for _ in range(num_perm)
-        ],
-        dtype=np.uint64,
-    ).T
-    return pairs[0], pairs[1]
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
 
 
 _A, _B = _permutations()
+
+
+def _fmix32(values: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
+    # MurmurHash3's finaliser, which datasketch applies before the affine permutations
+    values = values ^ (values >> np.uint32(16))
+    values = values * np.uint32(0x85EBCA6B)
+    values = values ^ (values >> np.uint32(13))
+    values = values * np.uint32(0xC2B2AE35)
+    return values ^ (values >> np.uint32(16))
 # Odd 64-bit multipliers for mixing a band's rows into one key.
 _BAND_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5])
 
@@ -92,11 +93,10 @@ def _fill(out: npt.NDArray[np.uint32], hashed: list[npt.NDArray[np.uint64]]) -> 
     nonempty = np.flatnonzero(lengths)
     if len(nonempty) == 0:
         return
-    values = np.concatenate([hashed[i] for i in nonempty])
-    with np.errstate(over="ignore"):  # datasketch relies on uint64 wrap-around too
-        permuted = np.bitwise_and((_A[:, None] * values[None, :] + _B[:, None]) % MERSENNE_PRIME, MAX_HASH)
+    values = _fmix32(np.concatenate([hashed[i] for i in nonempty]).astype(np.uint32))
+    permuted = _A[:, None] * values[None, :] + _B[:, None]  # wraps mod 2^32, as intended
     offsets = np.concatenate(([0], np.cumsum(lengths[nonempty])[:-1]))
-    out[nonempty] = np.minimum.reduceat(permuted, offsets, axis=1).T.astype(np.uint32)
+    out[nonempty] = np.minimum.reduceat(permuted, offsets, axis=1).T
 
 
 def band_keys(signatures: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]:

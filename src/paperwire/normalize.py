@@ -24,7 +24,6 @@ __all__ = [
     "latex_to_text",
     "normalize",
     "parse_arxiv_id",
-    "shingles",
     "title_key",
 ]
 
@@ -43,6 +42,8 @@ _SENTENCE_END = re.compile(r"[.!?:][\"'\u201d\u2019)\]]*\Z")
 
 def clean_whitespace(s: str, *, paragraphs: bool = True) -> str:
     """Undo hard line wraps: one space between words, "\\n\\n" between paragraphs, no control chars."""
+    if s.isprintable():  # the common case: one line, no control characters, no odd spaces
+        return " ".join(s.split())
     s = _CONTROL.sub("", _CR.sub("\n", s))
     s = _SPACE_BEFORE_NL.sub("\n", _HSPACE.sub(" ", s))
     if not paragraphs:
@@ -351,6 +352,8 @@ _URL = re.compile(
     r"|(?<![\w@/.:-])(?:[a-z0-9-]+\.)*(?:" + _BARE_HOSTS + r")(?![a-z0-9-])" + _URL_CHARS + r"*",
     re.IGNORECASE | re.ASCII,
 )
+# a text without "://" needs one of the bare hosts to hold a URL; checking that first is much cheaper
+_BARE_HINTS = ("github", "gitlab", "huggingface", "hf.", "bitbucket", "codeberg", "sourceforge", "hf-mirror")
 _TEX_ESCAPE = re.compile(r"\\([_%&#~$])")
 _CUE = re.compile(
     r"(?P<project>project(?:\s+|-)?(?:page|website|site|homepage|webpage|url)|home\s?page|web\s?site"
@@ -411,7 +414,8 @@ def _link_kind(url: str, before: str) -> str | None:
 
 def extract_links(text: str) -> tuple[list[str], list[str]]:
     """(code links, project links) found in free text, cleaned, canonical and deduplicated."""
-    if "." not in text:
+    lowered = text.lower()
+    if "://" not in text and not any(host in lowered for host in _BARE_HINTS):
         return [], []
     text = _TEX_ESCAPE.sub(r"\1", text)
     found: dict[str, list[str]] = {"code": [], "project": []}
@@ -444,16 +448,6 @@ def _words(text: str) -> list[str]:
 def title_key(title: str) -> str:
     """Comparison key for titles: plain text, no accents, lowercase [a-z0-9] words."""
     return " ".join(_words(title))
-
-
-def shingles(text: str, k: int = 3) -> set[str]:
-    """Word k-shingles of the normalised text; a text shorter than k words is one shingle."""
-    if k < 1:
-        raise ValueError(f"shingle size must be at least 1, got {k}")
-    words = _words(text)
-    if len(words) < k:
-        return {" ".join(words)} if words else set()
-    return {" ".join(words[i : i + k]) for i in range(len(words) - k + 1)}
 
 
 # ---------------------------------------------------------------------------------------------------
