@@ -41,7 +41,12 @@ def records(count: int, seed: int = 7) -> Iterator[dict[str, Any]]:
             for i in rng.sample(range(len(text)), k=max(1, len(text) // 30)):
                 text[i] = rng.choice(words)
             serial += 1
-            record = {**base, "id": _arxiv_id(serial), "summary": " ".join(text), "title": base["title"] + " revisited"}
+            record = {
+                **base,
+                "id": _arxiv_id(serial),
+                "summary": " ".join(text),
+                "title": base["title"] + " revisited",
+            }
         else:
             serial += 1
             abstract = rng.choices(words, k=rng.randint(120, 220))
@@ -51,7 +56,10 @@ def records(count: int, seed: int = 7) -> Iterator[dict[str, Any]]:
                 "id": _arxiv_id(serial),
                 "title": " ".join(rng.choices(words, k=rng.randint(5, 12))).capitalize(),
                 "summary": " ".join(abstract),
-                "authors": [f"{rng.choice(words).title()} {rng.choice(words).title()}" for _ in range(rng.randint(1, 8))],
+                "authors": [
+                    f"{rng.choice(words).title()} {rng.choice(words).title()}"
+                    for _ in range(rng.randint(1, 8))
+                ],
                 "categories": rng.sample(CATEGORIES, k=rng.randint(1, 3)),
                 "comment": f"{rng.randint(5, 40)} pages",
             }

@@ -17,7 +17,7 @@ from paperwire.store import schema
 from paperwire.store.database import open_database
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import synthetic  # noqa: E402
+import synthetic
 
 RECORDS = 12_000
 
@@ -41,10 +41,15 @@ def snapshot(data_dir: Path) -> dict[str, list[tuple[object, ...]]]:
         "items": list(schema.collection_items.c),
     }
     with engine.connect() as conn:
-        result = {name: [tuple(r) for r in conn.execute(sa.select(*cols).order_by(*cols[:2]))] for name, cols in tables.items()}
+        result = {
+            name: [tuple(r) for r in conn.execute(sa.select(*cols).order_by(*cols[:2]))]
+            for name, cols in tables.items()
+        }
         p = schema.papers
         orphans = conn.execute(
-            sa.select(sa.func.count()).select_from(schema.dedup_keys).where(~schema.dedup_keys.c.paper_id.in_(sa.select(p.c.id)))
+            sa.select(sa.func.count())
+            .select_from(schema.dedup_keys)
+            .where(~schema.dedup_keys.c.paper_id.in_(sa.select(p.c.id)))
         ).scalar_one()
         result["orphan_keys"] = [(orphans,)]
     engine.dispose()

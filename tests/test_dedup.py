@@ -42,7 +42,9 @@ def test_batched_signatures_do_not_depend_on_batch(texts: list[str]) -> None:
 
 
 def test_shingles_ignore_case_punctuation_and_repeats() -> None:
-    assert np.array_equal(dedup.shingle_hashes("Deep nets, deep NETS!"), dedup.shingle_hashes("deep nets deep nets"))
+    assert np.array_equal(
+        dedup.shingle_hashes("Deep nets, deep NETS!"), dedup.shingle_hashes("deep nets deep nets")
+    )
     assert len(dedup.shingle_hashes("a b")) == 1 and len(dedup.shingle_hashes("")) == 0
     assert len(dedup.shingle_hashes("one two three one two three")) == 3
 
@@ -55,7 +57,9 @@ def test_near_duplicate_matches_and_shares_a_key() -> None:
 
 
 def test_unrelated_abstracts_do_not_match() -> None:
-    other = "We study the over-squashing of information in graph neural networks and rewire graphs with delay."
+    other = (
+        "We study the over-squashing of information in graph neural networks and rewire graphs with delay."
+    )
     a, b = dedup.fingerprints(["X-Teaming", "X-Teaming Evolutionary M2S"], [ABSTRACT, other])
     assert dedup.match_score(b, a, 0.6) is None
 

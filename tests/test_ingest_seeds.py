@@ -56,7 +56,9 @@ def test_seed_pages_ingest(engine: sa.Engine, settings: Settings, seeds: list[Pa
     assert data["duplicate_groups"] == 2
 
 
-def test_related_but_different_papers_stay_apart(engine: sa.Engine, settings: Settings, seeds: list[Path]) -> None:
+def test_related_but_different_papers_stay_apart(
+    engine: sa.Engine, settings: Settings, seeds: list[Path]
+) -> None:
     ingest(engine, settings, [str(p) for p in seeds])
     for group in groups(engine):
         for a, b in DIFFERENT_WORKS:

@@ -18,7 +18,7 @@ from paperwire.config import Settings, load_settings
 from paperwire.errors import PaperwireError
 from paperwire.models import IngestCounts
 from paperwire.sources import FORMATS
-from paperwire.store import reads
+from paperwire.store import ledger, reads
 from paperwire.store.database import open_database
 
 # Exit codes a cron job can chain on: 0 = something new arrived, NOTHING_NEW = nothing did.
@@ -118,7 +118,10 @@ def _finish(report: pipeline.IngestReport, as_json: bool, title: str) -> NoRetur
         for bad in report.bad[:20]:
             err.print(f"[yellow]bad record[/] {bad.location}: {bad.reason}")
         if report.counts.bad > 20:
-            err.print(f"... {report.counts.bad - 20} more bad records (all kept in the ingest log, run {report.run_id})")
+            err.print(
+                f"... {report.counts.bad - 20} more bad records "
+                f"(the first {ledger.MAX_ERRORS_PER_RUN:,} are kept in the ingest log, run {report.run_id})"
+            )
         out.print(_summary(report.counts, title))
     raise typer.Exit(0 if report.anything_new else NOTHING_NEW)
 
@@ -141,7 +144,8 @@ def ingest(
     ctx: typer.Context,
     inputs: Annotated[list[str], typer.Argument(help="Files, folders or http(s) URLs.", show_default=False)],
     format_name: Annotated[
-        str | None, typer.Option("--format", help=f"Input format, detected when omitted: {', '.join(FORMATS)}.")
+        str | None,
+        typer.Option("--format", help=f"Input format, detected when omitted: {', '.join(FORMATS)}."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
@@ -161,10 +165,13 @@ def ingest(
 @app.command()
 def harvest(
     ctx: typer.Context,
-    set_spec: Annotated[str | None, typer.Option("--set", help="OAI-PMH set, e.g. cs or physics:hep-th.")] = None,
+    set_spec: Annotated[
+        str | None, typer.Option("--set", help="OAI-PMH set, e.g. cs or physics:hep-th.")
+    ] = None,
     metadata_prefix: Annotated[str, typer.Option("--prefix", help="arXiv or arXivRaw.")] = "arXiv",
     from_date: Annotated[
-        str | None, typer.Option("--from", help="Start date YYYY-MM-DD (default: where the last harvest ended).")
+        str | None,
+        typer.Option("--from", help="Start date YYYY-MM-DD (default: where the last harvest ended)."),
     ] = None,
     until: Annotated[str | None, typer.Option(help="End date YYYY-MM-DD.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,

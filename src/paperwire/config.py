@@ -21,7 +21,6 @@ from pydantic_settings import (
 
 from paperwire.errors import ConfigError
 
-
 # The TOML file of the settings being built; a context variable so load_settings needs no globals.
 _config_file: ContextVar[Path | None] = ContextVar("paperwire_config_file", default=None)
 
@@ -108,8 +107,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         return Settings(**{key: value for key, value in overrides.items() if value is not None})
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-            for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(
             f"invalid settings: {problems}",

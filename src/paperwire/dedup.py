@@ -50,6 +50,8 @@ def _fmix32(values: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
     values = values ^ (values >> np.uint32(13))
     values = values * np.uint32(0xC2B2AE35)
     return values ^ (values >> np.uint32(16))
+
+
 # Odd 64-bit multipliers for mixing a band's rows into one key.
 _BAND_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5])
 
@@ -105,7 +107,8 @@ def band_keys(signatures: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]:
     with np.errstate(over="ignore"):
         mixed = (rows * _BAND_MIX[:ROWS].astype(np.uint64)).sum(axis=2) + np.arange(BANDS, dtype=np.uint64)
         mixed = mixed * np.uint64(0xFF51AFD7ED558CCD)
-    return mixed.astype(np.int64)
+    keys: npt.NDArray[np.int64] = mixed.astype(np.int64)
+    return keys
 
 
 def title_hash(title: str) -> int | None:

@@ -84,7 +84,9 @@ def _records(
 class _Writer:
     """Collects normalised papers and bad records; commits them batch by batch."""
 
-    def __init__(self, engine: sa.Engine, settings: Settings, report: IngestReport, progress: Progress | None):
+    def __init__(
+        self, engine: sa.Engine, settings: Settings, report: IngestReport, progress: Progress | None
+    ):
         self.engine = engine
         self.settings = settings
         self.report = report

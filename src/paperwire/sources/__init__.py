@@ -40,8 +40,6 @@ def reader(format_name: str) -> Reader:
     """The read function of a named format; raises InputError for an unknown name."""
     module = FORMATS.get(format_name)
     if module is None:
-        raise InputError(
-            f"unknown format {format_name!r}", hint=f"use one of: {', '.join(FORMATS)}"
-        )
+        raise InputError(f"unknown format {format_name!r}", hint=f"use one of: {', '.join(FORMATS)}")
     read: Reader = module.read
     return read

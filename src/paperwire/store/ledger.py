@@ -23,7 +23,7 @@ def start_run(conn: sa.Connection, kind: str, inputs: list[str]) -> int:
     """Record a new running ingest; runs left 'running' by a killed process become 'interrupted'."""
     runs = schema.ingest_runs
     conn.execute(sa.update(runs).where(runs.c.status == "running").values(status="interrupted"))
-    values = {"kind": kind, "inputs": inputs, "status": "running", "started_at": utcnow()}
+    values: dict[str, Any] = {"kind": kind, "inputs": inputs, "status": "running", "started_at": utcnow()}
     values.update(dict.fromkeys(("new", "updated", "unchanged", "duplicates", "bad"), 0))
     return int(conn.execute(sa.insert(runs).values(**values).returning(runs.c.id)).scalar_one())
 

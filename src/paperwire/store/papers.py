@@ -143,24 +143,26 @@ def _absorb(batch: _Batch, paper: Paper, now: str) -> None:
 
 
 def _group_new_papers(conn: sa.Connection, batch: _Batch, threshold: float) -> None:
+    """Fingerprint new and re-worded papers; put each new one in the group of its best match."""
     todo = [s for s in batch.state.values() if s.keys_changed]
-    for stored, fingerprint in zip(
-        todo,
-        dedup.fingerprints([s.paper.title for s in todo], [s.paper.abstract for s in todo]),
-        strict=True,
-    ):
+    prints = dedup.fingerprints([s.paper.title for s in todo], [s.paper.abstract for s in todo])
+    new: list[tuple[_Stored, dedup.Fingerprint]] = []
+    for stored, fingerprint in zip(todo, prints, strict=True):
         stored.fingerprint = fingerprint
-    new = [s for s in todo if s.is_new]
-    all_keys = [key for s in new for key in s.fingerprint.keys]  # type: ignore[union-attr]
+        if stored.is_new:
+            new.append((stored, fingerprint))
+    all_keys = [key for _, fingerprint in new for key in fingerprint.keys]
     buckets = _candidates(conn, all_keys)
     candidate_ids = sorted({pid for key in all_keys for pid in buckets.get(key, [])} - batch.state.keys())
     known = _fingerprints_of(conn, candidate_ids)
-    known.update((pid, (s.fingerprint, s.group_id)) for pid, s in batch.state.items() if s.fingerprint and not s.is_new)
-    for stored in new:
-        fingerprint = stored.fingerprint
-        assert fingerprint is not None  # set just above for every paper in `todo`
+    known.update(
+        (pid, (s.fingerprint, s.group_id)) for pid, s in batch.state.items() if s.fingerprint and not s.is_new
+    )
+    for stored, fingerprint in new:
         ids = sorted({pid for key in fingerprint.keys for pid in buckets.get(key, [])} - {stored.paper.id})
-        match = dedup.best_match(fingerprint, ((pid, known[pid][0]) for pid in ids if pid in known), threshold)
+        match = dedup.best_match(
+            fingerprint, ((pid, known[pid][0]) for pid in ids if pid in known), threshold
+        )
         if match is not None:
             stored.group_id = known[match[0]][1]
             batch.counts.duplicates += 1
@@ -208,7 +210,9 @@ def _write(conn: sa.Connection, batch: _Batch, now: str) -> None:
         for chunk in _chunks(ids):
             conn.execute(sa.delete(v).where(v.c.paper_id.in_(chunk)))
         versions = [
-            {"paper_id": s.paper.id, "number": ver.number, "date": ver.date} for s in dirty for ver in s.paper.versions
+            {"paper_id": s.paper.id, "number": ver.number, "date": ver.date}
+            for s in dirty
+            for ver in s.paper.versions
         ]
         if versions:
             conn.execute(sa.insert(v), versions)
@@ -216,11 +220,14 @@ def _write(conn: sa.Connection, batch: _Batch, now: str) -> None:
     k = schema.dedup_keys
     for chunk in _chunks([s.paper.id for s in rekeyed if not s.is_new]):
         conn.execute(sa.delete(k).where(k.c.paper_id.in_(chunk)))
-    keys = {(key, s.paper.id) for s in rekeyed for key in s.fingerprint.keys}  # type: ignore[union-attr]
+    keys = {(key, s.paper.id) for s in rekeyed if s.fingerprint for key in s.fingerprint.keys}
     if keys:
         conn.execute(sa.insert(k), [{"key": key, "paper_id": pid} for key, pid in sorted(keys)])
     if batch.signals:
-        rows = [{"paper_id": i, "source": s, "observed_on": d, "data": data} for (i, s, d), data in batch.signals.items()]
+        rows = [
+            {"paper_id": i, "source": s, "observed_on": d, "data": data}
+            for (i, s, d), data in batch.signals.items()
+        ]
         conn.execute(upsert(conn, schema.paper_signals, ["paper_id", "source", "observed_on"]), rows)
     if batch.items:
         _write_collection_items(conn, batch.items, now)

@@ -24,31 +24,41 @@ def get_paper(conn: sa.Connection, paper_id: str) -> dict[str, Any]:
     key = parsed[0] if parsed else paper_id.strip()
     row = conn.execute(sa.select(*(p.c[f] for f in PAPER_FIELDS)).where(p.c.id == key)).first()
     if row is None:
-        raise NotFoundError(f"no paper with id {paper_id!r}", hint="find ids with `paperwire stats` or search")
+        raise NotFoundError(
+            f"no paper with id {paper_id!r}", hint="find ids with `paperwire stats` or search"
+        )
     paper = dict(row._mapping)
     v = schema.paper_versions
     paper["versions"] = [
         {"number": n, "date": d}
-        for n, d in conn.execute(sa.select(v.c.number, v.c.date).where(v.c.paper_id == key).order_by(v.c.number))
+        for n, d in conn.execute(
+            sa.select(v.c.number, v.c.date).where(v.c.paper_id == key).order_by(v.c.number)
+        )
     ]
     paper["duplicates"] = [
         {"id": i, "title": t}
         for i, t in conn.execute(
-            sa.select(p.c.id, p.c.title).where(p.c.group_id == paper["group_id"], p.c.id != key).order_by(p.c.id)
+            sa.select(p.c.id, p.c.title)
+            .where(p.c.group_id == paper["group_id"], p.c.id != key)
+            .order_by(p.c.id)
         )
     ]
     s = schema.paper_signals
     paper["signals"] = [
         {"source": src, "observed_on": day, **data}
         for src, day, data in conn.execute(
-            sa.select(s.c.source, s.c.observed_on, s.c.data).where(s.c.paper_id == key).order_by(s.c.observed_on)
+            sa.select(s.c.source, s.c.observed_on, s.c.data)
+            .where(s.c.paper_id == key)
+            .order_by(s.c.observed_on)
         )
     ]
     c, ci = schema.collections, schema.collection_items
     paper["collections"] = [
         {"name": name, "position": pos}
         for name, pos in conn.execute(
-            sa.select(c.c.name, ci.c.position).join(ci, ci.c.collection_id == c.c.id).where(ci.c.paper_id == key)
+            sa.select(c.c.name, ci.c.position)
+            .join(ci, ci.c.collection_id == c.c.id)
+            .where(ci.c.paper_id == key)
         )
     ]
     return paper
@@ -77,7 +87,11 @@ def _json_list_counts(conn: sa.Connection, column: str) -> dict[str, int]:
     # JSON arrays expand with json_each on SQLite and json_array_elements_text on PostgreSQL
     each = "json_each" if conn.dialect.name == "sqlite" else "json_array_elements_text"
     return _grouped(
-        conn, sa.text(f"SELECT e.value, count(*) FROM papers, {each}(papers.{column}) AS e GROUP BY 1 ORDER BY 2 DESC, 1")
+        conn,
+        sa.text(
+            f"SELECT e.value, count(*) FROM papers, {each}(papers.{column}) AS e "
+            "GROUP BY 1 ORDER BY 2 DESC, 1"
+        ),
     )
 
 

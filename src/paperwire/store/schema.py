@@ -75,7 +75,9 @@ collection_items = sa.Table(
         "collection_id", sa.Integer, sa.ForeignKey("collections.id", ondelete="CASCADE"), primary_key=True
     ),
     sa.Column("position", sa.Integer, primary_key=True),
-    sa.Column("paper_id", sa.Text, sa.ForeignKey("papers.id", ondelete="CASCADE"), nullable=False, index=True),
+    sa.Column(
+        "paper_id", sa.Text, sa.ForeignKey("papers.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
 )
 
 harvest_cursors = sa.Table(

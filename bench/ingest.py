@@ -1,0 +1,148 @@
+"""Ingest throughput and peak memory, on the real daily arXiv records and on synthetic ones.
+
+Each corpus is ingested end to end by `paperwire ingest` in a fresh data directory (a subprocess,
+so its peak RSS is its own), next to two baselines run on the same input in the same run:
+- parse only: gunzip + orjson of every line, nothing stored (the floor any importer pays);
+- naive store: every parsed record inserted as is into one SQLite table with executemany,
+  no normalisation, no versions, no duplicate detection.
+
+    .venv/bin/python bench/ingest.py                  # real 120k + synthetic 100k
+    .venv/bin/python bench/ingest.py --synthetic 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import platform
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import synthetic
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "arxiv" / "daily_arxiv_jsonl"
+
+
+def lines(paths: list[Path]) -> Iterator[bytes]:
+    for path in paths:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as fh:
+            yield from fh
+
+
+def parse_only(paths: list[Path]) -> tuple[int, float]:
+    start = time.perf_counter()
+    count = sum(1 for line in lines(paths) if orjson.loads(line))
+    return count, time.perf_counter() - start
+
+
+def naive_store(paths: list[Path], workdir: Path) -> tuple[int, float]:
+    start = time.perf_counter()
+    db = sqlite3.connect(workdir / "naive.db")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE papers (id TEXT, title TEXT, abstract TEXT, record TEXT)")
+    count = 0
+    batch: list[tuple[str, str, str, str]] = []
+    for line in lines(paths):
+        record = orjson.loads(line)
+        batch.append((record["id"], record["title"], record["summary"], line.decode()))
+        if len(batch) == 2000:
+            count += len(batch)
+            db.executemany("INSERT INTO papers VALUES (?, ?, ?, ?)", batch)
+            db.commit()
+            batch = []
+    count += len(batch)
+    db.executemany("INSERT INTO papers VALUES (?, ?, ?, ?)", batch)
+    db.commit()
+    db.close()
+    return count, time.perf_counter() - start
+
+
+def paperwire_ingest(inputs: list[Path], workdir: Path) -> tuple[dict[str, int], float, float]:
+    """Run `paperwire ingest` in a subprocess; returns its summary, seconds and peak RSS in MiB."""
+    env = {**os.environ, "PAPERWIRE_DATA_DIR": str(workdir / "data")}
+    command = [sys.executable, "-m", "paperwire", "ingest", "--json", *map(str, inputs)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, check=False)
+    seconds = time.perf_counter() - start
+    if done.returncode not in (0, 3):
+        raise SystemExit(f"paperwire ingest failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    if peak <= before:
+        print("  (peak RSS not above an earlier child's: reported as an upper bound)", file=sys.stderr)
+    summary = orjson.loads(done.stdout)
+    return summary, seconds, max(peak, before) / 1024
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
+        platform.processor(),
+    )
+    mem = next(
+        line.split()[1]
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    python = platform.python_version()
+    return f"{os.cpu_count()} cores ({cpu}), {int(mem) / 1024**2:.0f} GiB RAM, Python {python}"
+
+
+def measure(name: str, inputs: list[Path], workdir: Path) -> None:
+    count, parse_s = parse_only(inputs)
+    _, naive_s = naive_store(inputs, workdir)
+    summary, ours_s, peak = paperwire_ingest(inputs, workdir)
+    print(
+        f"| {name} | {count:,} | {count / parse_s:,.0f} | {count / naive_s:,.0f} | "
+        f"{count / ours_s:,.0f} ({ours_s:.1f} s) | {peak:,.0f} MiB | "
+        f"{summary['new']:,} new, {summary['updated']:,} updated, {summary['unchanged']:,} unchanged, "
+        f"{summary['duplicates']:,} dup, {summary['bad']:,} bad |",
+        flush=True,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--synthetic", type=int, nargs="*", default=[100_000], help="synthetic corpus sizes")
+    parser.add_argument("--no-real", action="store_true", help="skip the real daily arXiv records")
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    print(
+        "| corpus | records | parse only rec/s | naive store rec/s | paperwire ingest rec/s "
+        "| peak RSS | result |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory(prefix="paperwire-bench-") as tmp:
+        if not args.no_real:
+            if SHARED.is_dir():
+                (Path(tmp) / "real").mkdir()
+                measure("real arXiv daily", sorted(SHARED.glob("*.jsonl.gz")), Path(tmp) / "real")
+            else:
+                print(f"(skipped the real corpus: {SHARED} is absent)")
+        for size in args.synthetic:
+            workdir = Path(tmp) / f"synthetic-{size}"
+            workdir.mkdir(parents=True)
+            source = synthetic.write(workdir / "records.jsonl", size)
+            measure(f"synthetic {size:,}", [source], workdir)
+            source.unlink()
+
+
+if __name__ == "__main__":
+    main()
