@@ -88,13 +88,20 @@ def test_toml_file_by_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     assert load_settings().ingest_batch_size == 11
 
 
-def test_explicit_config_file_wins_over_paperwire_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_explicit_config_file_wins_over_paperwire_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("PAPERWIRE_CONFIG", str(toml(tmp_path / "env.toml", "ingest_batch_size = 11\n")))
-    assert load_settings(config_file=toml(tmp_path / "arg.toml", "ingest_batch_size = 22\n")).ingest_batch_size == 22
+    assert (
+        load_settings(config_file=toml(tmp_path / "arg.toml", "ingest_batch_size = 22\n")).ingest_batch_size
+        == 22
+    )
 
 
 def test_config_file_does_not_stick_to_later_loads(tmp_path: Path) -> None:
-    assert load_settings(config_file=toml(tmp_path / "c.toml", "ingest_batch_size = 3\n")).ingest_batch_size == 3
+    assert (
+        load_settings(config_file=toml(tmp_path / "c.toml", "ingest_batch_size = 3\n")).ingest_batch_size == 3
+    )
     assert load_settings().ingest_batch_size == 2000
 
 
@@ -169,11 +176,6 @@ def test_missing_config_file(tmp_path: Path) -> None:
     assert caught.value.hint and "--config" in caught.value.hint
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: load_settings only checks the config_file argument; a PAPERWIRE_CONFIG naming a missing "
-    "file is silently ignored (pydantic's TOML source skips missing files) and defaults are used",
-)
 def test_missing_config_file_named_by_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     missing = tmp_path / "typo.toml"
     monkeypatch.setenv("PAPERWIRE_CONFIG", str(missing))
@@ -182,11 +184,6 @@ def test_missing_config_file_named_by_environment(monkeypatch: pytest.MonkeyPatc
     assert str(missing) in caught.value.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: load_settings catches only pydantic's ValidationError; malformed TOML raises "
-    "tomllib.TOMLDecodeError (a traceback in the CLI) instead of ConfigError",
-)
 def test_malformed_toml_is_a_config_error(tmp_path: Path) -> None:
     config = toml(tmp_path / "c.toml", "data_dir = [\n")
     with pytest.raises(ConfigError) as caught:

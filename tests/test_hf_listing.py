@@ -130,9 +130,6 @@ def test_gzipped_listing(tmp_path: Path) -> None:
     assert [(r.title, r.abstract) for r in records(list(hf_listing.read(path)))] == PAIRS
 
 
-@pytest.mark.xfail(
-    strict=True, reason="BUG: files.numbered_lines lets EOFError out of a truncated gzip stream"
-)
 def test_truncated_gzip_listing_keeps_pairs_before_the_damage(tmp_path: Path) -> None:
     pairs = [(f"Title {n}", f"Abstract number {n} " * 10) for n in range(2000)]
     data = gzip.compress("\n".join(listing(pairs)).encode())
@@ -219,7 +216,9 @@ def check(raw_lines: list[bytes]) -> None:
             if isinstance(item, RawRecord):
                 assert isinstance(item.title, str) and isinstance(item.abstract, str)
         pairs, bad = model(raw_lines)
-        got = [(line_of(r), r.title, r.abstract, r.collection[1] if r.collection else 0) for r in records(items)]
+        got = [
+            (line_of(r), r.title, r.abstract, r.collection[1] if r.collection else 0) for r in records(items)
+        ]
         assert got == pairs
         assert sorted(line_of(i) for i in items if isinstance(i, BadRecord)) == sorted(bad)
 
@@ -228,7 +227,11 @@ text_line = st.text(alphabet=st.characters(blacklist_characters="\n"), max_size=
 
 
 @FAST
-@given(lines=st.lists(st.one_of(text_line, st.sampled_from([*HEADER, "", "Subscribe", "SubscribeX"])), max_size=20))
+@given(
+    lines=st.lists(
+        st.one_of(text_line, st.sampled_from([*HEADER, "", "Subscribe", "SubscribeX"])), max_size=20
+    )
+)
 def test_arbitrary_text_lines(lines: list[str]) -> None:
     check([line.encode("utf-8", "surrogatepass") for line in lines])
 
@@ -238,7 +241,7 @@ def test_arbitrary_text_lines(lines: list[str]) -> None:
     lines=st.lists(
         st.one_of(
             text_line.map(lambda s: s.encode("utf-8", "surrogatepass")),
-            st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")),
+            st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"").replace(b"\x1f\x8b", b"?")),
         ),
         max_size=20,
     ),

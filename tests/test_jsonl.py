@@ -275,11 +275,6 @@ def test_looks_like() -> None:
     assert not jsonl.looks_like(b"id,title\n1,x\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: looks_like() accepts a UTF-8 BOM, but read() hands the BOM to orjson, "
-    "which rejects line 1 ('UTF-8 byte order mark (BOM) is not supported')",
-)
 def test_byte_order_mark_does_not_spoil_the_first_record(tmp_path: Path) -> None:
     path = tmp_path / "bom.jsonl"
     path.write_bytes(b"\xef\xbb\xbf" + dump(DAILY) + b"\n")
@@ -292,7 +287,9 @@ def test_byte_order_mark_does_not_spoil_the_first_record(tmp_path: Path) -> None
 
 
 def gzipped_records(count: int) -> tuple[list[bytes], bytes]:
-    lines = [dump({**DAILY, "id": f"2501.{n:05d}", "summary": f"abstract number {n} " * 20}) for n in range(count)]
+    lines = [
+        dump({**DAILY, "id": f"2501.{n:05d}", "summary": f"abstract number {n} " * 20}) for n in range(count)
+    ]
     return lines, gzip.compress(b"".join(line + b"\n" for line in lines))
 
 
@@ -317,10 +314,6 @@ def assert_prefix_then_one_bad(path: Path, items: list[RawRecord | BadRecord], t
     assert line_of(bad[0]) == len(good) + 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: files.numbered_lines lets EOFError out of a truncated gzip stream, so jsonl.read raises",
-)
 def test_gzip_truncated_in_the_middle_keeps_records_before_the_damage(tmp_path: Path) -> None:
     _, data = gzipped_records(2000)
     path = tmp_path / "2025-01-07.jsonl.gz"
@@ -331,10 +324,6 @@ def test_gzip_truncated_in_the_middle_keeps_records_before_the_damage(tmp_path: 
     assert_prefix_then_one_bad(path, items, 2000)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a gzip stream with a corrupt block makes jsonl.read raise (BadGzipFile / zlib.error)",
-)
 def test_gzip_with_corrupt_bytes_is_reported_not_raised(tmp_path: Path) -> None:
     _, data = gzipped_records(2000)
     damaged = bytearray(data)
@@ -350,7 +339,6 @@ def test_gzip_with_corrupt_bytes_is_reported_not_raised(tmp_path: Path) -> None:
     assert isinstance(items[-1], BadRecord)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a truncated gzip stream makes jsonl.read raise EOFError")
 @settings(max_examples=25, deadline=None)
 @given(fraction=st.floats(min_value=0.05, max_value=0.999))
 def test_gzip_truncated_anywhere_never_raises(fraction: float) -> None:
@@ -372,6 +360,12 @@ json_values = st.recursive(
 )
 
 
+def no_newline_no_gzip(line: bytes) -> bytes:
+    """A line of junk; never the gzip magic number, whose own bug is covered above."""
+    line = line.replace(b"\n", b"?")
+    return b"?" + line[2:] if line.startswith(b"\x1f\x8b") else line
+
+
 def check_file(write: Callable[[Path], None], name: str = "2025-01-07.jsonl") -> list[RawRecord | BadRecord]:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / name
@@ -382,7 +376,7 @@ def check_file(write: Callable[[Path], None], name: str = "2025-01-07.jsonl") ->
 
 
 @FAST
-@given(data=st.binary(max_size=3000))
+@given(data=st.binary(max_size=3000).filter(lambda b: not b.startswith(b"\x1f\x8b")))
 def test_arbitrary_bytes_never_raise(data: bytes) -> None:
     items = check_file(lambda p: p.write_bytes(data))
     # at most one item per non-blank line, each at a distinct line
@@ -390,6 +384,12 @@ def test_arbitrary_bytes_never_raise(data: bytes) -> None:
     assert len(items) <= len(lines)
     assert len({line_of(i) for i in items}) == len(items)
     assert {line_of(i) for i in items} <= set(lines)
+
+
+@FAST
+@given(data=st.binary(max_size=300))
+def test_arbitrary_bytes_after_gzip_magic_never_raise(data: bytes) -> None:
+    check_file(lambda p: p.write_bytes(b"\x1f\x8b" + data))
 
 
 @FAST
@@ -407,7 +407,7 @@ def test_wrong_types_for_every_field_give_one_item(kind: str, data: st.DataObjec
     lines=st.lists(
         st.one_of(
             st.tuples(st.just("good"), st.sampled_from(sorted(KINDS))),
-            st.tuples(st.just("bytes"), st.binary(min_size=1, max_size=200).map(lambda b: b.replace(b"\n", b"?"))),
+            st.tuples(st.just("bytes"), st.binary(min_size=1, max_size=200).map(no_newline_no_gzip)),
             st.tuples(st.just("truncated"), st.sampled_from(sorted(KINDS)), st.integers(1, 60)),
             st.tuples(st.just("latin1"), st.text(alphabet="éàüß", min_size=1, max_size=5)),
             st.tuples(st.just("huge"), st.integers(10_000, 200_000)),
@@ -422,7 +422,9 @@ def test_good_lines_around_bad_ones_are_all_yielded(lines: list[tuple[Any, ...]]
     for number, spec in enumerate(lines, start=1):
         match spec:
             case ("good", kind):
-                obj = {**KINDS[kind], "id": f"2501.{number:05d}"} if kind != "beir" else {**BEIR, "_id": number}
+                obj = (
+                    {**KINDS[kind], "id": f"2501.{number:05d}"} if kind != "beir" else {**BEIR, "_id": number}
+                )
                 encoded.append(dump(obj))
                 expected_good[number] = f"2501.{number:05d}" if kind != "beir" else f"{number}"
             case ("bytes", raw):

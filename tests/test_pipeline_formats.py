@@ -28,7 +28,14 @@ SAMPLES = [
     ("oai_pmh", "hepcrawl_arxiv-physics-hep-ex.xml", "oai-pmh", 3, 3, 3),
     ("oai_pmh", "hepcrawl_arxiv-physics-hep-th.xml", "oai-pmh", 3, 3, 3),
     ("oai_pmh", "hepcrawl_arxiv-single.xml", "oai-pmh", 1, 1, 1),
-    ("oai_pmh", "scirate_ListRecords_arXivRaw_2014-01-16_token-496549-96001.xml", "oai-pmh", 1000, 1000, 1632),
+    (
+        "oai_pmh",
+        "scirate_ListRecords_arXivRaw_2014-01-16_token-496549-96001.xml",
+        "oai-pmh",
+        1000,
+        1000,
+        1632,
+    ),
     ("atom_api", "arxivpy_2016_search_query_au_del_maestro.xml", "arxiv-atom", 10, 10, 10),
     ("atom_api", "arxivpy_2026_id_list_1707.08567.atom.xml", "arxiv-atom", 1, 1, 1),
     ("atom_api", "arxivpy_2026_search_query_testing_max100.atom.xml", "arxiv-atom", 100, 100, 100),
@@ -92,7 +99,9 @@ def test_sample_file(
 
 
 def test_atom_paper_fields(engine: sa.Engine, settings: Settings) -> None:
-    ingest(engine, settings, [str(shared_path(*ARXIV, "atom_api", "arxivpy_2026_id_list_1707.08567.atom.xml"))])
+    ingest(
+        engine, settings, [str(shared_path(*ARXIV, "atom_api", "arxivpy_2026_id_list_1707.08567.atom.xml"))]
+    )
     p = paper(engine, "arXiv:1707.08567v1")
     assert p["id"] == "1707.08567"
     assert p["title"] == "Proceedings of Workshop AEW10: Concepts in Information Theory and Communications"
@@ -111,8 +120,9 @@ def test_hf_daily_signals_land_in_paper_signals(engine: sa.Engine, settings: Set
     assert item["paper"]["upvotes"] == 63
     with engine.connect() as conn:
         source, observed_on, data = conn.execute(
-            sa.select(schema.paper_signals.c.source, schema.paper_signals.c.observed_on, schema.paper_signals.c.data)
-            .where(schema.paper_signals.c.paper_id == "2507.14683")
+            sa.select(
+                schema.paper_signals.c.source, schema.paper_signals.c.observed_on, schema.paper_signals.c.data
+            ).where(schema.paper_signals.c.paper_id == "2507.14683")
         ).one()
     assert source == "hf-daily"
     assert observed_on == "2025-07-22"
@@ -141,7 +151,9 @@ def test_same_paper_from_daily_listing_and_atom_gets_versions(engine: sa.Engine,
     ingest(engine, settings, [str(shared_path(*ARXIV, "daily_arxiv_jsonl", "2025-04-01.jsonl.gz"))])
     assert paper(engine, "2503.23466")["versions"] == []
     report = ingest(
-        engine, settings, [str(shared_path(*ARXIV, "atom_api", "arxivpy_2026_search_query_testing_max100.atom.xml"))]
+        engine,
+        settings,
+        [str(shared_path(*ARXIV, "atom_api", "arxivpy_2026_search_query_testing_max100.atom.xml"))],
     )
     assert (report.counts.new, report.counts.updated) == (99, 1)
     p = paper(engine, "2503.23466")
@@ -238,10 +250,13 @@ def test_folder_input_ingests_all_its_files(engine: sa.Engine, settings: Setting
         stats = reads.stats(conn)
         inputs = conn.execute(sa.select(schema.ingest_runs.c.inputs)).scalar_one()
     assert stats["by_source"] == {"arxiv-snapshot": 200, "hf-daily": 13, "arxiv-atom": 10, "oai-pmh": 3}
-    assert sorted(Path(i).name for i in inputs) == sorted(
-        ["2024-05-27.json", "hepcrawl_arxiv-physics-hep-ex.xml", "arxivpy_2016_search_query_au_del_maestro.xml",
-         "arxiv-metadata-oai-snapshot.head200.json"]
-    )  # fmt: skip
+    copied = [
+        "2024-05-27.json",
+        "arxiv-metadata-oai-snapshot.head200.json",
+        "arxivpy_2016_search_query_au_del_maestro.xml",
+        "hepcrawl_arxiv-physics-hep-ex.xml",
+    ]
+    assert sorted(Path(i).name for i in inputs) == copied
 
 
 def test_shared_folder_of_hf_daily_files(engine: sa.Engine, settings: Settings) -> None:

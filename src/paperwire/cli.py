@@ -10,6 +10,7 @@ import orjson
 import sqlalchemy as sa
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -30,15 +31,16 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+# soft wrap: long paths stay on one line, so logs can be searched for them
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(exc: PaperwireError) -> NoReturn:
     """Print an error with what to do next and exit non-zero."""
-    err.print(f"[bold red]error:[/] {exc.message}")
+    err.print(f"[bold red]error:[/] {escape(exc.message)}")
     if exc.hint:
-        err.print(f"[yellow]what to do:[/] {exc.hint}")
+        err.print(f"[yellow]what to do:[/] {escape(exc.hint)}")
     raise typer.Exit(FAILED)
 
 
@@ -116,7 +118,7 @@ def _finish(report: pipeline.IngestReport, as_json: bool, title: str) -> NoRetur
         )
     else:
         for bad in report.bad[:20]:
-            err.print(f"[yellow]bad record[/] {bad.location}: {bad.reason}")
+            err.print(f"[yellow]bad record[/] {escape(bad.location)}: {escape(bad.reason)}")
         if report.counts.bad > 20:
             err.print(
                 f"... {report.counts.bad - 20} more bad records "

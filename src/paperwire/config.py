@@ -7,6 +7,7 @@ Precedence, highest first: explicit overrides (CLI options), environment variabl
 from __future__ import annotations
 
 import os
+import tomllib
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
@@ -100,11 +101,18 @@ class Settings(BaseSettings):
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
     """Build the settings; raises ConfigError naming the offending field on invalid values."""
-    if config_file is not None and not config_file.is_file():
-        raise ConfigError(f"config file {config_file} does not exist", hint="check the --config path")
+    named = config_file or (Path(env) if (env := os.environ.get("PAPERWIRE_CONFIG")) else None)
+    if named is not None and not named.is_file():
+        raise ConfigError(
+            f"config file {named} does not exist", hint="check the --config path or PAPERWIRE_CONFIG"
+        )
     token = _config_file.set(config_file)
     try:
         return Settings(**{key: value for key, value in overrides.items() if value is not None})
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"config file {named} is not valid TOML: {exc}", hint="fix the TOML syntax"
+        ) from exc
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()

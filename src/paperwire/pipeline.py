@@ -73,7 +73,9 @@ def _records(
 ) -> Iterator[tuple[str, RawRecord | BadRecord]]:
     for item in inputs:
         if urlparse(item).scheme in ("http", "https"):
-            path = download(item, http_options(settings), workdir / f"download-{abs(hash(item))}")
+            path = download(
+                item, http_options(settings), workdir / f"download-{len(list(workdir.iterdir()))}"
+            )
         else:
             path = Path(item)
         read = reader(format_name or detect_format(path))
@@ -129,6 +131,8 @@ def ingest(
 ) -> IngestReport:
     """Ingest files, folders or URLs into the store; returns the counts and the first bad records."""
     items = resolve_inputs(inputs)
+    if format_name is not None:
+        reader(format_name)  # an unknown name fails here, before a run is recorded
     with engine.begin() as conn:
         report = IngestReport(ledger.start_run(conn, "ingest", items))
     writer = _Writer(engine, settings, report, progress)

@@ -25,6 +25,10 @@ def detect_format(path: Path) -> str:
     """The format name of a file, from its first bytes; raises InputError when unknown."""
     try:
         head = files.head(path)
+    except files.DAMAGED as exc:
+        raise InputError(
+            f"cannot read {path}: the compressed file is damaged ({exc})", hint="fetch it again"
+        ) from exc
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}", hint="check the path") from exc
     for module in READERS:

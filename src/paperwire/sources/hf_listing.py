@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from paperwire.models import BadRecord, RawRecord
-from paperwire.sources.files import numbered_lines
+from paperwire.sources.files import DamagedFileError, numbered_lines
 
 HEADER_LINES = (
     "Get trending papers in your email inbox once a day!",
@@ -28,30 +28,34 @@ def looks_like(head: bytes) -> bool:
 def read(path: Path) -> Iterator[RawRecord | BadRecord]:
     """Yield one record per title/abstract pair, in page order."""
     collection = path.name.split(".")[0]
-    body_lines = 0  # non-blank lines after the header: even ones are titles, odd ones abstracts
+    body_lines = 0  # non-blank lines after the header: odd ones are titles, even ones abstracts
     title: tuple[int, str | None] = (0, None)
-    for number, data in numbered_lines(path):
-        try:
-            line: str | None = data.decode("utf-8").lstrip("\ufeff").strip()
-        except UnicodeDecodeError as exc:
-            yield BadRecord(f"{path}:{number}", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
-            line = None
-        if line == "" or (body_lines == 0 and line in HEADER_LINES):
-            continue
-        body_lines += 1
-        if body_lines % 2 == 1:
-            if body_lines == 1 and line and line.startswith(BUTTON_PREFIX) and line != BUTTON_PREFIX:
-                line = line[len(BUTTON_PREFIX) :]
-            title = (number, line)
-            continue
-        if title[1] is None or line is None:
-            continue  # half of the pair was unreadable and is reported already
-        yield RawRecord(
-            source=FORMAT,
-            location=f"{path}:{title[0]}",
-            title=title[1],
-            abstract=line,
-            collection=(collection, body_lines // 2),
-        )
+    try:
+        for number, data in numbered_lines(path):
+            try:
+                line: str | None = data.decode("utf-8").lstrip("\ufeff").strip()
+            except UnicodeDecodeError as exc:
+                yield BadRecord(f"{path}:{number}", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+                line = None
+            if line == "" or (body_lines == 0 and line in HEADER_LINES):
+                continue
+            body_lines += 1
+            if body_lines % 2 == 1:
+                if body_lines == 1 and line and line.startswith(BUTTON_PREFIX) and line != BUTTON_PREFIX:
+                    line = line[len(BUTTON_PREFIX) :]
+                title = (number, line)
+                continue
+            if title[1] is None or line is None:
+                continue  # half of the pair was unreadable and is reported already
+            yield RawRecord(
+                source=FORMAT,
+                location=f"{path}:{title[0]}",
+                title=title[1],
+                abstract=line,
+                collection=(collection, body_lines // 2),
+            )
+    except DamagedFileError as exc:
+        yield BadRecord(exc.location, exc.reason)
+        return
     if body_lines % 2 == 1:
         yield BadRecord(f"{path}:{title[0]}", "a title without an abstract line at the end of the file")

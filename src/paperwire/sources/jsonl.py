@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from paperwire.models import BadRecord, RawRecord
-from paperwire.sources.files import numbered_lines
+from paperwire.sources.files import DamagedFileError, numbered_lines
 
 FORMAT = "jsonl"
 DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
@@ -38,19 +38,24 @@ def read(path: Path) -> Iterator[RawRecord | BadRecord]:
     """Yield one record per line; malformed lines are reported with their line number."""
     listed = DATE_IN_NAME.search(path.name)
     context = _Context(path, listed.group(1) if listed else None, _namespace(path))
-    for number, line in numbered_lines(path):
-        if not line.strip():
-            continue
-        location = f"{path}:{number}"
-        try:
-            obj = orjson.loads(line)
-            if not isinstance(obj, dict):
-                raise RecordError(f"expected a JSON object, found {type(obj).__name__}")
-            yield context.record(obj, location)
-        except orjson.JSONDecodeError as exc:
-            yield BadRecord(location, f"invalid JSON: {exc}")
-        except RecordError as exc:
-            yield BadRecord(location, str(exc))
+    try:
+        for number, line in numbered_lines(path):
+            if number == 1:
+                line = line.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark some editors write
+            if not line.strip():
+                continue
+            location = f"{path}:{number}"
+            try:
+                obj = orjson.loads(line)
+                if not isinstance(obj, dict):
+                    raise RecordError(f"expected a JSON object, found {type(obj).__name__}")
+                yield context.record(obj, location)
+            except orjson.JSONDecodeError as exc:
+                yield BadRecord(location, f"invalid JSON: {exc}")
+            except RecordError as exc:
+                yield BadRecord(location, str(exc))
+    except DamagedFileError as exc:
+        yield BadRecord(exc.location, exc.reason)
 
 
 def _namespace(path: Path) -> str:

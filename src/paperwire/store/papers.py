@@ -129,14 +129,15 @@ def _absorb(batch: _Batch, paper: Paper, now: str) -> None:
         return
     merged = merge(stored.paper, paper)
     sources = stored.sources if paper.source in stored.sources else [*stored.sources, paper.source]
-    content_changed = merged.content_hash != stored.paper.content_hash
-    if content_changed or sources != stored.sources or merged.announced != stored.paper.announced:
+    # a new source counts as an update; a later listing date of a known paper changes nothing
+    updated = merged.content_hash != stored.paper.content_hash or sources != stored.sources
+    if updated or merged.announced != stored.paper.announced:
         text_changed = (merged.title, merged.abstract) != (stored.paper.title, stored.paper.abstract)
         stored.keys_changed = stored.keys_changed or text_changed
         if text_changed:
             stored.fingerprint = None
         stored.paper, stored.sources, stored.dirty = merged, sources, True
-    if content_changed and not stored.is_new:
+    if updated and not stored.is_new:
         batch.counts.updated += 1
     else:
         batch.counts.unchanged += 1

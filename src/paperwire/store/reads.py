@@ -27,7 +27,7 @@ def get_paper(conn: sa.Connection, paper_id: str) -> dict[str, Any]:
         raise NotFoundError(
             f"no paper with id {paper_id!r}", hint="find ids with `paperwire stats` or search"
         )
-    paper = dict(row._mapping)
+    paper = {str(key): value for key, value in row._mapping.items()}
     v = schema.paper_versions
     paper["versions"] = [
         {"number": n, "date": d}
@@ -76,7 +76,7 @@ def collection_items(conn: sa.Connection, name: str) -> list[dict[str, Any]]:
         .where(ci.c.collection_id == collection_id)
         .order_by(ci.c.position)
     )
-    return [dict(row._mapping) for row in conn.execute(query)]
+    return [{str(key): value for key, value in row._mapping.items()} for row in conn.execute(query)]
 
 
 def _grouped(conn: sa.Connection, query: sa.Executable) -> dict[str, int]:
