@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -122,6 +123,21 @@ class _Writer:
             self.progress(self.report.counts, label)
 
 
+@contextmanager
+def _recorded_run(engine: sa.Engine, kind: str, inputs: list[str]) -> Iterator[IngestReport]:
+    """Log a run in the ingest ledger: running, then finished, or failed with the error."""
+    with engine.begin() as conn:
+        report = IngestReport(ledger.start_run(conn, kind, inputs))
+    try:
+        yield report
+    except BaseException as exc:
+        with engine.begin() as conn:
+            ledger.finish_run(conn, report.run_id, "failed", str(exc) or type(exc).__name__)
+        raise
+    with engine.begin() as conn:
+        ledger.finish_run(conn, report.run_id, "finished")
+
+
 def ingest(
     engine: sa.Engine,
     settings: Settings,
@@ -133,24 +149,16 @@ def ingest(
     items = resolve_inputs(inputs)
     if format_name is not None:
         reader(format_name)  # an unknown name fails here, before a run is recorded
-    with engine.begin() as conn:
-        report = IngestReport(ledger.start_run(conn, "ingest", items))
-    writer = _Writer(engine, settings, report, progress)
-    try:
-        with tempfile.TemporaryDirectory(prefix="paperwire-") as workdir:
-            label = items[0]
-            for label, record in _records(items, format_name, settings, Path(workdir)):
-                writer.add(record)
-                if writer.full:
-                    with engine.begin() as conn:
-                        writer.flush(conn, label)
-            with engine.begin() as conn:
-                writer.flush(conn, label)
-                ledger.finish_run(conn, report.run_id, "finished")
-    except BaseException as exc:
+    with _recorded_run(engine, "ingest", items) as report, tempfile.TemporaryDirectory() as workdir:
+        writer = _Writer(engine, settings, report, progress)
+        label = items[0]
+        for label, record in _records(items, format_name, settings, Path(workdir)):
+            writer.add(record)
+            if writer.full:
+                with engine.begin() as conn:
+                    writer.flush(conn, label)
         with engine.begin() as conn:
-            ledger.finish_run(conn, report.run_id, "failed", str(exc) or type(exc).__name__)
-        raise
+            writer.flush(conn, label)
     return report
 
 
@@ -173,12 +181,11 @@ def harvest(
     source = harvest_source_name(metadata_prefix, set_spec)
     with engine.begin() as conn:
         saved = ledger.get_cursor(conn, source)
-        report = IngestReport(ledger.start_run(conn, "harvest", [settings.oai_url, source]))
     cursor = oai_pmh.HarvestCursor.from_dict(saved) if saved else None
     if from_date is not None:
         cursor = oai_pmh.HarvestCursor(from_date=from_date, resumption_token=None)
-    writer = _Writer(engine, settings, report, progress)
-    try:
+    with _recorded_run(engine, "harvest", [settings.oai_url, source]) as report:
+        writer = _Writer(engine, settings, report, progress)
         pages = oai_pmh.harvest(
             settings.oai_url,
             http_options(settings),
@@ -194,10 +201,4 @@ def harvest(
             with engine.begin() as conn:
                 writer.flush(conn, page.url)
                 ledger.save_cursor(conn, source, page.cursor.to_dict())
-        with engine.begin() as conn:
-            ledger.finish_run(conn, report.run_id, "finished")
-    except BaseException as exc:
-        with engine.begin() as conn:
-            ledger.finish_run(conn, report.run_id, "failed", str(exc) or type(exc).__name__)
-        raise
     return report
