@@ -16,7 +16,6 @@ import argparse
 import gzip
 import os
 import platform
-import resource
 import sqlite3
 import subprocess
 import sys
@@ -72,17 +71,17 @@ def paperwire_ingest(inputs: list[Path], workdir: Path) -> tuple[dict[str, int],
     """Run `paperwire ingest` in a subprocess; returns its summary, seconds and peak RSS in MiB."""
     env = {**os.environ, "PAPERWIRE_DATA_DIR": str(workdir / "data")}
     command = [sys.executable, "-m", "paperwire", "ingest", "--json", *map(str, inputs)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out, err = workdir / "stdout", workdir / "stderr"
     start = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, check=False)
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        process = subprocess.Popen(command, env=env, stdout=stdout, stderr=stderr)
+        # wait4 gives this child's own peak RSS (RUSAGE_CHILDREN would give the largest of all children)
+        _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
-    if done.returncode not in (0, 3):
-        raise SystemExit(f"paperwire ingest failed ({done.returncode}): {done.stderr.decode()[-2000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if peak <= before:
-        print("  (peak RSS not above an earlier child's: reported as an upper bound)", file=sys.stderr)
-    summary = orjson.loads(done.stdout)
-    return summary, seconds, max(peak, before) / 1024
+    code = os.waitstatus_to_exitcode(status)
+    if code not in (0, 3):
+        raise SystemExit(f"paperwire ingest failed ({code}): {err.read_text()[-2000:]}")
+    return orjson.loads(out.read_bytes()), seconds, usage.ru_maxrss / 1024
 
 
 def machine() -> str:

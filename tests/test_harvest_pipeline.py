@@ -110,3 +110,25 @@ def test_harvest_cli_exit_codes(tmp_path: Path, server: ReplayServer) -> None:
     assert runner.invoke(app, [*args, "--from", "2024-05-01"], env=env).exit_code == 0
     assert runner.invoke(app, args, env=env).exit_code == NOTHING_NEW
     assert stored_ids(open_database(load_settings(data_dir=tmp_path / "d"))) == ALL_IDS
+
+
+def test_ingest_of_a_url_downloads_detects_the_format_and_stores(
+    tmp_path: Path, server: ReplayServer
+) -> None:
+    from paperwire.pipeline import ingest
+
+    server.route("/oai", page("list_page3.xml"))
+    settings = make_settings(tmp_path, server)
+    engine = open_database(settings)
+    report = ingest(engine, settings, [server.url("/oai?verb=ListRecords&resumptionToken=tok-3")])
+    assert report.counts.new == 1 and report.counts.bad == 0
+    assert stored_ids(engine) == ALL_IDS[3:]
+
+
+def test_ingest_of_a_failing_url_is_a_clear_remote_error(tmp_path: Path, server: ReplayServer) -> None:
+    from paperwire.pipeline import ingest
+
+    server.route("/missing", Reply(500, b"oops", {}))
+    settings = make_settings(tmp_path, server)
+    with pytest.raises(RemoteError, match="500"):
+        ingest(open_database(settings), settings, [server.url("/missing")])
