@@ -28,8 +28,10 @@ def content_hash(paper: Paper) -> str:
     return hashlib.blake2b(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
 
 
-def _recency(paper: Paper) -> tuple[int, str]:
-    return (max((v.number for v in paper.versions), default=0), paper.updated or "")
+def _recency(paper: Paper) -> tuple[int, str, str, str, str]:
+    # the text itself breaks a full tie, so the winner never depends on the order records arrive in
+    newest = max((v.number for v in paper.versions), default=0)
+    return (newest, paper.updated or "", paper.listed or "", paper.abstract_raw, paper.title_raw)
 
 
 def _first(*values: Any) -> Any:
@@ -65,10 +67,10 @@ def _earliest(*dates: str | None) -> str | None:
 def merge(old: Paper, new: Paper) -> Paper:
     """The paper as known after `new` arrives for the same id as `old`.
 
-    Text fields come from the record with newer evidence (a higher version, a later update date;
-    the incoming one on a tie) and fall back to the other where empty.
+    Text fields come from the record with newer evidence (a higher version, a later update date, a
+    later listing) and fall back to the other where empty.
     """
-    winner, other = (old, new) if _recency(old) > _recency(new) else (new, old)
+    winner, other = (old, new) if _recency(old) >= _recency(new) else (new, old)
     merged = Paper(
         id=old.id,
         title=_first(winner.title, other.title),
@@ -84,6 +86,7 @@ def merge(old: Paper, new: Paper) -> Paper:
         published=_earliest(old.published, new.published),
         updated=max((d for d in (old.updated, new.updated) if d), default=None),
         announced=_earliest(old.announced, new.announced),
+        listed=winner.listed or other.listed,
         links=_merge_links(winner.links, other.links),
         source=new.source,
         content_hash="",

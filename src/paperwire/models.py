@@ -67,6 +67,9 @@ class Paper:
     published: str | None
     updated: str | None
     announced: str | None  # not part of content_hash: a re-listing changes nothing stored
+    # the listing date of the record whose text this is; breaks ties between records without
+    # versions or update dates, so re-ingesting old listings never overrides newer text
+    listed: str | None
     links: dict[str, Any]  # abs, pdf: str; code, project: list[str]
     source: str
     content_hash: str  # changes whenever anything stored about the paper changes

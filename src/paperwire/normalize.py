@@ -553,6 +553,7 @@ def normalize(raw: RawRecord) -> Paper:
         published=published,
         updated=updated,
         announced=_optional(raw.announced),
+        listed=_optional(raw.announced),
         links=links,
         source=raw.source,
         content_hash="",

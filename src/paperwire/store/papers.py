@@ -73,6 +73,7 @@ def _load(conn: sa.Connection, ids: list[str]) -> dict[str, _Stored]:
             published=row.published,
             updated=row.updated,
             announced=row.announced,
+            listed=row.listed,
             links=row.links,
             source=row.sources[-1] if row.sources else "",
             content_hash=row.content_hash,
@@ -131,7 +132,7 @@ def _absorb(batch: _Batch, paper: Paper, now: str) -> None:
     sources = stored.sources if paper.source in stored.sources else [*stored.sources, paper.source]
     # a new source counts as an update; a later listing date of a known paper changes nothing
     updated = merged.content_hash != stored.paper.content_hash or sources != stored.sources
-    if updated or merged.announced != stored.paper.announced:
+    if updated or (merged.announced, merged.listed) != (stored.paper.announced, stored.paper.listed):
         text_changed = (merged.title, merged.abstract) != (stored.paper.title, stored.paper.abstract)
         stored.keys_changed = stored.keys_changed or text_changed
         if text_changed:
@@ -191,6 +192,7 @@ def _row(stored: _Stored, now: str) -> dict[str, Any]:
         "published": paper.published,
         "updated": paper.updated,
         "announced": paper.announced,
+        "listed": paper.listed,
         "links": paper.links,
         "sources": stored.sources,
         "group_id": stored.group_id,

@@ -23,6 +23,7 @@ papers = sa.Table(
     sa.Column("published", sa.Text, index=True),  # ISO 8601 date(-time) of the first version
     sa.Column("updated", sa.Text),
     sa.Column("announced", sa.Text),  # first date a daily listing showed it
+    sa.Column("listed", sa.Text),  # listing date of the record whose text is kept
     sa.Column("links", sa.JSON, nullable=False),  # abs, pdf: str; code, project: list[str]
     sa.Column("sources", sa.JSON, nullable=False),  # names of the formats it came from
     sa.Column("group_id", sa.Text, nullable=False, index=True),  # duplicate group: its first paper

@@ -66,6 +66,7 @@ def upgrade() -> None:
         sa.Column("published", sa.Text(), nullable=True),
         sa.Column("updated", sa.Text(), nullable=True),
         sa.Column("announced", sa.Text(), nullable=True),
+        sa.Column("listed", sa.Text(), nullable=True),
         sa.Column("links", sa.JSON(), nullable=False),
         sa.Column("sources", sa.JSON(), nullable=False),
         sa.Column("group_id", sa.Text(), nullable=False),
