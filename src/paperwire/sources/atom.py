@@ -24,7 +24,7 @@ from paperwire.errors import InputError
 from paperwire.models import BadRecord, RawRecord
 from paperwire.sources.files import open_binary
 from paperwire.sources.http import HttpOptions, HttpStatusError, display_url, fetch
-from paperwire.sources.oai_pmh import PARSE_ERRORS, free, iterparse_safely, parse_failure
+from paperwire.sources.xml import ScanInfo, scan
 
 FORMAT = "arxiv-atom"
 API_URL = "https://export.arxiv.org/api/query"
@@ -51,13 +51,10 @@ class AtomFeed:
 
 
 @dataclass(slots=True)
-class _FeedInfo:
-    root: str | None = None
+class _FeedInfo(ScanInfo):
     total_results: int | None = None
     start_index: int | None = None
-    entries: int = 0
     error: str | None = None  # the summary of an API error entry
-    malformed: str | None = None
 
 
 def looks_like(head: bytes) -> bool:
@@ -88,7 +85,7 @@ def parse(data: bytes, location: str) -> AtomFeed:
         raise InputError(f"the arXiv API rejected the query: {info.error}", hint=API_HINT)
     if info.root is not None and info.root != f"{ATOM}feed" and info.malformed is None:
         records.append(BadRecord(location, f"not an Atom feed (root element {info.root})"))
-    return AtomFeed(records, info.total_results, info.start_index, info.entries)
+    return AtomFeed(records, info.total_results, info.start_index, info.items)
 
 
 def query(
@@ -164,30 +161,21 @@ def _get(
 
 
 def _scan(source: IO[bytes], location: str, info: _FeedInfo) -> Iterator[RawRecord | BadRecord]:
-    number = 0
-    try:
-        for event, elem in iterparse_safely(source):
-            if event == "start":
-                info.root = info.root or str(elem.tag)
-                continue
-            tag = elem.tag
-            if tag == f"{ATOM}entry":
-                number += 1
-                info.entries = number
-                item = _entry(elem, f"{location}#entry {number}", info)
-                free(elem)
-                if item is not None:
-                    yield item
-            elif tag == f"{OPENSEARCH}totalResults":
-                info.total_results = _int(elem.text)
-            elif tag == f"{OPENSEARCH}startIndex":
-                info.start_index = _int(elem.text)
-    except PARSE_ERRORS as exc:
-        info.malformed, line = parse_failure(exc)
-        yield BadRecord(
-            f"{location}:{line}" if line else f"{location}#entry {number + 1}",
-            f"unreadable XML after {number} entries ({info.malformed}); the rest is skipped",
-        )
+    def note(elem: etree._Element) -> None:
+        if elem.tag == f"{OPENSEARCH}totalResults":
+            info.total_results = _int(elem.text)
+        elif elem.tag == f"{OPENSEARCH}startIndex":
+            info.start_index = _int(elem.text)
+
+    yield from scan(
+        source,
+        location,
+        info,
+        item_tag=f"{ATOM}entry",
+        noun=("entry", "entries"),
+        read_item=lambda elem, where: _entry(elem, where, info),
+        note=note,
+    )
 
 
 def _entry(elem: etree._Element, location: str, info: _FeedInfo) -> RawRecord | BadRecord | None:

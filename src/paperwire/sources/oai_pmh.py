@@ -25,6 +25,7 @@ from paperwire.models import BadRecord, RawRecord
 from paperwire.sources.files import open_binary
 from paperwire.sources.http import HttpOptions, display_url, fetch
 from paperwire.sources.jsonl import rfc2822_to_iso
+from paperwire.sources.xml import ScanInfo, scan
 
 FORMAT = "oai-pmh"
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
@@ -97,14 +98,12 @@ class HarvestPage:
 
 
 @dataclass(slots=True)
-class _PageInfo:
+class _PageInfo(ScanInfo):
     """What a response says besides its records, filled in while the records are read."""
 
-    root: str | None = None
     response_date: str | None = None
     token: str | None = None  # None: no resumptionToken element; "": the list is complete
     error: tuple[str, str] | None = None  # (code, message)
-    malformed: str | None = None
     deleted: list[str] = field(default_factory=list)
 
 
@@ -234,34 +233,6 @@ def _harvest(
             http.close()
 
 
-def iterparse_safely(source: IO[bytes]) -> Iterator[tuple[str, etree._Element]]:
-    """Start and end events of an XML stream; no DTDs, no entities, no network (shared with atom)."""
-    yield from etree.iterparse(
-        source, events=("start", "end"), resolve_entities=False, no_network=True, load_dtd=False
-    )
-
-
-def free(elem: etree._Element) -> None:
-    """Drop a fully read element and the siblings before it, so memory stays flat."""
-    elem.clear()
-    parent = elem.getparent()
-    if parent is not None:
-        while elem.getprevious() is not None:
-            del parent[0]
-
-
-# What lxml raises on unreadable input: syntax errors, unknown encodings, undecodable bytes.
-PARSE_ERRORS = (etree.LxmlError, ValueError, LookupError)
-
-
-def parse_failure(exc: Exception) -> tuple[str, int | None]:
-    """A short description of a parse error and the line it happened at, where lxml knows it."""
-    if isinstance(exc, etree.XMLSyntaxError):
-        line, column = exc.position
-        return f"{exc.msg or 'syntax error'} at line {line}, column {column}", line or None
-    return f"{type(exc).__name__}: {exc}", None
-
-
 def _check_date(name: str, value: str | None) -> None:
     if value is not None and not DATE.match(value):
         raise InputError(
@@ -285,31 +256,24 @@ def _fallback_day(from_date: str | None) -> str:
 
 def _scan(source: IO[bytes], location: str, info: _PageInfo) -> Iterator[RawRecord | BadRecord]:
     """Yield the records of one response as they are parsed, noting the rest in info."""
-    number = 0
-    try:
-        for event, elem in iterparse_safely(source):
-            if event == "start":
-                info.root = info.root or str(elem.tag)
-                continue
-            tag = elem.tag
-            if tag == f"{OAI}record":
-                number += 1
-                item = _record(elem, f"{location}#record {number}", info)
-                free(elem)
-                if item is not None:
-                    yield item
-            elif tag == f"{OAI}responseDate":
-                info.response_date = (elem.text or "").strip() or None
-            elif tag == f"{OAI}resumptionToken":
-                info.token = (elem.text or "").strip()
-            elif tag == f"{OAI}error":
-                info.error = (elem.get("code") or "unknown", " ".join((elem.text or "").split()))
-    except PARSE_ERRORS as exc:
-        info.malformed, where = parse_failure(exc)
-        yield BadRecord(
-            f"{location}:{where}" if where else f"{location}#record {number + 1}",
-            f"unreadable XML after {number} records ({info.malformed}); the rest is skipped",
-        )
+
+    def note(elem: etree._Element) -> None:
+        if elem.tag == f"{OAI}responseDate":
+            info.response_date = (elem.text or "").strip() or None
+        elif elem.tag == f"{OAI}resumptionToken":
+            info.token = (elem.text or "").strip()
+        elif elem.tag == f"{OAI}error":
+            info.error = (elem.get("code") or "unknown", " ".join((elem.text or "").split()))
+
+    yield from scan(
+        source,
+        location,
+        info,
+        item_tag=f"{OAI}record",
+        noun=("record", "records"),
+        read_item=lambda elem, where: _record(elem, where, info),
+        note=note,
+    )
 
 
 def _record(elem: etree._Element, location: str, info: _PageInfo) -> RawRecord | BadRecord | None:
