@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -79,7 +80,9 @@ def _summary(counts: IngestCounts, title: str) -> Table:
     return table
 
 
-def _run_with_progress(task: str, work: Any, as_json: bool) -> pipeline.IngestReport:
+def _run_with_progress(
+    task: str, work: Callable[[pipeline.Progress], pipeline.IngestReport], as_json: bool
+) -> pipeline.IngestReport:
     columns = (
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -97,7 +100,7 @@ def _run_with_progress(task: str, work: Any, as_json: bool) -> pipeline.IngestRe
             )
             progress.update(bar, counts=text, description=f"{task} {Path(label).name}")
 
-        report: pipeline.IngestReport = work(update)
+        report = work(update)
         progress.update(bar, total=1, completed=1)
     return report
 

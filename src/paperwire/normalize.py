@@ -538,6 +538,7 @@ def normalize(raw: RawRecord) -> Paper:
     categories = _unique(c for value in raw.categories or [] for c in (_optional(value) or "").split())
     comment, journal_ref, doi = _optional(raw.comment), _optional(raw.journal_ref), _optional(raw.doi)
     links = _links(raw, paper_id if parsed is not None else None, abstract_raw, comment)
+    listed = _optional(raw.announced)  # the first listing date so far, and the date of this text
     paper = Paper(
         id=paper_id,
         title=latex_to_text(title_raw),
@@ -552,8 +553,8 @@ def normalize(raw: RawRecord) -> Paper:
         versions=versions,
         published=published,
         updated=updated,
-        announced=_optional(raw.announced),
-        listed=_optional(raw.announced),
+        announced=listed,
+        listed=listed,
         links=links,
         source=raw.source,
         content_hash="",

@@ -87,10 +87,7 @@ def _records(
 class _Writer:
     """Collects normalised papers and bad records; commits them batch by batch."""
 
-    def __init__(
-        self, engine: sa.Engine, settings: Settings, report: IngestReport, progress: Progress | None
-    ):
-        self.engine = engine
+    def __init__(self, settings: Settings, report: IngestReport, progress: Progress | None) -> None:
         self.settings = settings
         self.report = report
         self.progress = progress
@@ -150,7 +147,7 @@ def ingest(
     if format_name is not None:
         reader(format_name)  # an unknown name fails here, before a run is recorded
     with _recorded_run(engine, "ingest", items) as report, tempfile.TemporaryDirectory() as workdir:
-        writer = _Writer(engine, settings, report, progress)
+        writer = _Writer(settings, report, progress)
         label = items[0]
         for label, record in _records(items, format_name, settings, Path(workdir)):
             writer.add(record)
@@ -185,7 +182,7 @@ def harvest(
     if from_date is not None:
         cursor = oai_pmh.HarvestCursor(from_date=from_date, resumption_token=None)
     with _recorded_run(engine, "harvest", [settings.oai_url, source]) as report:
-        writer = _Writer(engine, settings, report, progress)
+        writer = _Writer(settings, report, progress)
         pages = oai_pmh.harvest(
             settings.oai_url,
             http_options(settings),

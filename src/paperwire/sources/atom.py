@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import time
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,7 +21,7 @@ from lxml import etree
 
 from paperwire.errors import InputError
 from paperwire.models import BadRecord, RawRecord
-from paperwire.sources.files import open_binary
+from paperwire.sources.files import DAMAGED, open_binary
 from paperwire.sources.http import HttpOptions, HttpStatusError, display_url, fetch
 from paperwire.sources.xml import ScanInfo, scan
 
@@ -68,7 +67,7 @@ def read(path: Path) -> Iterator[RawRecord | BadRecord]:
     try:
         with open_binary(path) as source:
             yield from _scan(source, str(path), info)
-    except (OSError, EOFError, zlib.error) as exc:  # unreadable, or a corrupt/truncated .gz
+    except (OSError, *DAMAGED) as exc:  # unreadable, or a corrupt/truncated .gz
         yield BadRecord(str(path), f"cannot read the file: {getattr(exc, 'strerror', None) or exc}")
         return
     if info.error is not None:

@@ -20,10 +20,8 @@ never used; and the item-level ``title`` is a cleaned copy (sometimes with LaTeX
 
 from __future__ import annotations
 
-import gzip
 import io
 import re
-import zlib
 from collections.abc import Generator, Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -33,7 +31,7 @@ import ijson
 from ijson.backends import python as ijson_python
 
 from paperwire.models import BadRecord, RawRecord
-from paperwire.sources.files import open_binary
+from paperwire.sources.files import DAMAGED, open_binary
 
 FORMAT = "hf-daily"
 DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
@@ -101,7 +99,7 @@ def _read_with(
                 f"{path}#item {count + 1}",
                 f"item {count + 1} (after {count} complete items): {exc}; stopped reading this file",
             )
-        except (ijson.JSONError, UnicodeDecodeError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        except (ijson.JSONError, UnicodeDecodeError, *DAMAGED) as exc:
             reason = _first_line(exc)
             if parser is not ijson_python and "integer overflow" in reason:
                 return count

@@ -37,7 +37,7 @@ def looks_like(head: bytes) -> bool:
 def read(path: Path) -> Iterator[RawRecord | BadRecord]:
     """Yield one record per line; malformed lines are reported with their line number."""
     listed = DATE_IN_NAME.search(path.name)
-    context = _Context(path, listed.group(1) if listed else None, _namespace(path))
+    context = _Context(listed.group(1) if listed else None, _namespace(path))
     try:
         for number, line in numbered_lines(path):
             if number == 1:
@@ -65,8 +65,7 @@ def _namespace(path: Path) -> str:
 
 
 class _Context:
-    def __init__(self, path: Path, listed: str | None, namespace: str) -> None:
-        self.path = path
+    def __init__(self, listed: str | None, namespace: str) -> None:
         self.listed = listed
         self.namespace = namespace
 
