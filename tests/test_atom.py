@@ -17,6 +17,7 @@ from paperwire.sources import atom
 from paperwire.sources.atom import parse, query, read, repair_mojibake
 from paperwire.sources.http import HttpOptions
 from replay_server import ReplayServer, Reply, load_recording
+from xml_corruption import FRAGMENTS
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "arxiv" / "atom_api"
 OPTIONS = HttpOptions(timeout=5.0, retries=2, max_wait=60.0, user_agent="paperwire-test/1")
@@ -186,20 +187,6 @@ def test_any_truncation_keeps_the_complete_entries(tmp_path: Path, data: st.Data
     records = list(read(path))
     got = [r.source_id for r in records if isinstance(r, RawRecord)]
     assert got == ["2405.00001v1", "2405.00002v1", "2405.00003v1"][: len(got)]
-
-
-FRAGMENTS = [
-    b"<",
-    b">",
-    b"&",
-    b"&bogus;",
-    b"]]>",
-    b"<![CDATA[",
-    b"\x00",
-    b"\xff\xfe",
-    b"\xc3",
-    b"<!DOCTYPE x>",
-]
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])

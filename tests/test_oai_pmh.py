@@ -25,6 +25,7 @@ from paperwire.sources.oai_pmh import (
     split_authors,
 )
 from replay_server import ReplayServer, Reply
+from xml_corruption import FRAGMENTS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "oai"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "arxiv" / "oai_pmh"
@@ -275,20 +276,6 @@ def test_any_truncation_or_corruption_keeps_the_complete_records(tmp_path: Path,
     assert all(isinstance(r, RawRecord | BadRecord) for r in records)
     got = ids(records)
     assert got == ["0811.9001", "math/0301002"][: len(got)]
-
-
-FRAGMENTS = [
-    b"<",
-    b">",
-    b"&",
-    b"&bogus;",
-    b"]]>",
-    b"<![CDATA[",
-    b"\x00",
-    b"\xff\xfe",
-    b"\xc3",
-    b"<!DOCTYPE x>",
-]
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
