@@ -1,0 +1,1 @@
+"""Search: keyword and vector indexes, hybrid ranking, related papers and topic groups."""
