@@ -61,6 +61,16 @@ class Settings(BaseSettings):
     demo_corpus: bool = Field(
         True, description="Import the bundled demo corpus into an empty data directory on first run."
     )
+    embeddings: bool = Field(
+        True, description="Embed papers for semantic search; off means keyword-only search."
+    )
+    embedding_model: str | None = Field(
+        None, description="Local path or model id of a sentence-transformers model; default: bundled MiniLM."
+    )
+    embedding_backend: Literal["onnx-int8", "torch"] = Field(
+        "onnx-int8", description="'onnx-int8': quantised ONNX Runtime (fast on CPU); 'torch': plain fp32."
+    )
+    embedding_batch_size: int = Field(32, ge=1, le=4096, description="Texts embedded per model call.")
     oai_url: str = Field(
         "https://export.arxiv.org/oai2", description="Base URL of the arXiv OAI-PMH endpoint."
     )

@@ -114,3 +114,27 @@ ingest_errors = sa.Table(
     sa.Column("location", sa.Text, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
 )
+
+# Vectors cached per paper and model: recomputed only when the embedded text changes (text_hash).
+embeddings = sa.Table(
+    "embeddings",
+    metadata,
+    sa.Column("paper_id", sa.Text, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("model", sa.Text, primary_key=True),
+    sa.Column("content_hash", sa.Text, nullable=False),  # the paper's, when it was embedded
+    sa.Column("text_hash", sa.Text, nullable=False),  # of the text embedded (model + title + abstract)
+    sa.Column("vector", sa.LargeBinary, nullable=False),  # float16, L2-normalised
+)
+
+# What the search indexes hold for each paper: its integer key there, the content hash its
+# keyword document was built from and the text hash of its vector (NULL: not indexed yet).
+search_docs = sa.Table(
+    "search_docs",
+    metadata,
+    sa.Column("key", sa.Integer, primary_key=True),
+    sa.Column(
+        "paper_id", sa.Text, sa.ForeignKey("papers.id", ondelete="CASCADE"), nullable=False, unique=True
+    ),
+    sa.Column("keyword_hash", sa.Text),
+    sa.Column("vector_hash", sa.Text),
+)

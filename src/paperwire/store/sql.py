@@ -13,3 +13,9 @@ def upsert(conn: sa.Connection, table: sa.Table, keys: list[str]) -> Any:
     insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
     others = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys}
     return insert.on_conflict_do_update(index_elements=keys, set_=others)
+
+
+def insert_missing(conn: sa.Connection, table: sa.Table, keys: list[str]) -> Any:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING, for executemany."""
+    insert = (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(table)
+    return insert.on_conflict_do_nothing(index_elements=keys)

@@ -1,0 +1,219 @@
+"""The Library: one object over a data directory that the CLI, the web and the digest all call.
+
+It owns the database engine and the search indexes, keeps the indexes in step with the store, and
+answers searches, related papers and topic groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from paperwire.config import Settings
+from paperwire.search.fusion import Fused, fuse
+from paperwire.search.keyword import KeywordIndex, analyze, highlight
+from paperwire.search.query import ParsedQuery, SearchRequest, parse
+from paperwire.search.results import Explanation, Hit, SearchResults
+from paperwire.search.sync import IndexSync, Progress, SyncReport, sync_lock
+from paperwire.search.vectors import VectorIndex
+from paperwire.store import reads, schema
+from paperwire.store.database import open_database
+
+if TYPE_CHECKING:
+    from paperwire.search.embed import Embedder
+
+CANDIDATES = 100  # per list, before fusion
+SNIPPET_CHARS = 320
+KEYWORD_ONLY_NOTE = "keyword-only search: embeddings are turned off (PAPERWIRE_EMBEDDINGS=false)"
+NO_VECTORS_NOTE = "keyword-only search: no papers are embedded yet; run `paperwire reindex`"
+
+
+class Library:
+    """Papers, their indexes and every read of them, over one data directory."""
+
+    def __init__(self, settings: Settings, engine: sa.Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or open_database(settings)
+        self.index_dir = settings.data_dir / "index"
+        self.keyword = KeywordIndex(self.index_dir / "keyword")
+
+    # -- components ------------------------------------------------------------------------------
+
+    @cached_property
+    def embedder(self) -> Embedder | None:
+        if not self.settings.embeddings:
+            return None
+        from paperwire.search.embed import load_embedder  # loads ONNX Runtime: only when needed
+
+        return load_embedder(
+            self.settings.embedding_model, self.settings.embedding_backend,
+            self.settings.data_dir / "models", self.settings.embedding_batch_size,
+        )  # fmt: skip
+
+    @cached_property
+    def vectors(self) -> VectorIndex | None:
+        embedder = self.embedder
+        if embedder is None:
+            return None
+        return VectorIndex(self.index_dir / "vectors", embedder.model_id, embedder.dim)
+
+    def close(self) -> None:
+        self.keyword.close()
+        self.engine.dispose()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    # -- keeping the indexes in step -------------------------------------------------------------
+
+    def sync(self, progress: Progress | None = None, rebuild: bool = False) -> SyncReport:
+        """Index what the store holds and the indexes do not; repair an index that disagrees."""
+        with sync_lock(self.index_dir):
+            job = IndexSync(self.engine, self.keyword, self.vectors, self.embedder)
+            return job.run(progress or (lambda _stage, _n: None), rebuild=rebuild)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def paper(self, paper_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            return reads.get_paper(conn, paper_id)
+
+    def search(self, request: SearchRequest) -> SearchResults:
+        parsed = parse(request.query, request.filters)
+        notes: list[str] = []
+        depth = max(CANDIDATES, 2 * (request.offset + request.limit))
+        keyword: list[tuple[int, float]] = []
+        if request.mode != "semantic":
+            hits, note = self.keyword.search(parsed, depth)
+            keyword = [(h.key, h.score) for h in hits]
+            notes += [note] if note else []
+        semantic, mode = self._semantic(parsed, depth, request.mode, notes)
+        fused = fuse(keyword, semantic)
+        return self._page(request, parsed, fused, mode, notes)
+
+    def _semantic(
+        self, parsed: ParsedQuery, depth: int, wanted: str, notes: list[str]
+    ) -> tuple[list[tuple[int, float]], str]:
+        """Nearest papers by meaning that honour the query's filters; the mode that really ran."""
+        if wanted == "keyword" or not parsed.semantic:
+            return [], "keyword"
+        if self.vectors is None or self.embedder is None:
+            notes.append(KEYWORD_ONLY_NOTE)
+            return [], "keyword"
+        if len(self.vectors) == 0:
+            notes.append(NO_VECTORS_NOTE)
+            return [], "keyword"
+        query_vector = self.embedder.embed([parsed.semantic])[0]
+        restricted = parsed.filters.active or bool(parsed.restrictions)
+        hits = self.vectors.search(query_vector, depth * (4 if restricted else 1))
+        if restricted:
+            allowed = self.keyword.keys_matching(parsed, [h.key for h in hits])
+            hits = [h for h in hits if h.key in allowed][:depth]
+        return [(h.key, h.similarity) for h in hits], wanted
+
+    def _page(
+        self, request: SearchRequest, parsed: ParsedQuery, fused: list[Fused], mode: str, notes: list[str]
+    ) -> SearchResults:
+        best = self._collapse(fused)
+        if request.sort in ("newest", "oldest"):
+            best.sort(key=lambda pair: pair[1] or "", reverse=request.sort == "newest")
+        page = best[request.offset : request.offset + request.limit]
+        by_key = {f.key: f for f in fused}
+        hits = self._hits([(by_key[key], key) for key, _ in page], set(analyze(parsed.semantic)), mode)
+        return SearchResults(request.query, mode, len(best), request.offset, hits, notes)
+
+    def related(self, paper_id: str, limit: int = 10) -> list[Hit]:
+        """Nearest papers by meaning, sharpened by shared distinctive terms; never its own group."""
+        paper = self.paper(paper_id)
+        d = schema.search_docs
+        with self.engine.connect() as conn:
+            key = conn.execute(sa.select(d.c.key).where(d.c.paper_id == paper["id"])).scalar()
+        keyword = [
+            (h.key, h.score) for h in self.keyword.similar(paper["title"], paper["abstract"], CANDIDATES)
+        ]
+        semantic: list[tuple[int, float]] = []
+        if self.vectors is not None and key is not None and (vector := self.vectors.get(key)) is not None:
+            semantic = [(h.key, h.similarity) for h in self.vectors.search(vector, CANDIDATES)]
+        fused = [f for f in fuse(keyword, semantic) if f.key != key]
+        best = self._collapse(fused, exclude_group=paper["group_id"])[:limit]
+        by_key = {f.key: f for f in fused}
+        terms = set(analyze(f"{paper['title']} {paper['abstract']}"))
+        return self._hits([(by_key[k], k) for k, _ in best], terms, "hybrid" if semantic else "keyword")
+
+    def _collapse(self, fused: list[Fused], exclude_group: str | None = None) -> list[tuple[int, str | None]]:
+        """One candidate per duplicate group (its best), in fused order: (key, published)."""
+        if not fused:
+            return []
+        d, p = schema.search_docs, schema.papers
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(d.c.key, p.c.group_id, p.c.published)
+                .join(p, p.c.id == d.c.paper_id)
+                .where(d.c.key.in_([f.key for f in fused]))
+            ).all()
+        info = {row.key: (row.group_id, row.published) for row in rows}
+        seen: set[str] = {exclude_group} if exclude_group else set()
+        best: list[tuple[int, str | None]] = []
+        for candidate in fused:
+            if candidate.key not in info:
+                continue  # indexed before a crash undid its paper; the next sync drops it
+            group, published = info[candidate.key]
+            if group not in seen:
+                seen.add(group)
+                best.append((candidate.key, published))
+        return best
+
+    def _hits(self, page: Sequence[tuple[Fused, int]], terms: set[str], method: str) -> list[Hit]:
+        papers = self._papers([key for _, key in page])
+        hits = []
+        for fused, key in page:
+            paper = papers[key]
+            matched = tuple(sorted(terms & set(analyze(f"{paper['title']} {paper['abstract']}"))))
+            hits.append(
+                Hit(
+                    id=paper["id"], title=paper["title"], title_raw=paper["title_raw"],
+                    authors=paper["authors"], categories=paper["categories"],
+                    published=paper["published"], abstract=paper["abstract"],
+                    abstract_raw=paper["abstract_raw"], links=paper["links"],
+                    versions=paper["versions"], duplicates=paper["duplicates"],
+                    snippet=highlight(paper["abstract"], terms, SNIPPET_CHARS),
+                    explanation=Explanation.of(fused, matched, "rrf" if method == "hybrid" else method),
+                )
+            )  # fmt: skip
+        return hits
+
+    def _papers(self, keys: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """Full rows with versions and duplicate-group members, by search key."""
+        d, p, v = schema.search_docs, schema.papers, schema.paper_versions
+        keys = list(keys)
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(d.c.key, *(p.c[f] for f in reads.PAPER_FIELDS))
+                .join(p, p.c.id == d.c.paper_id)
+                .where(d.c.key.in_(keys))
+            ).all()
+            papers = {row.key: {f: row._mapping[f] for f in reads.PAPER_FIELDS} for row in rows}
+            ids = [paper["id"] for paper in papers.values()]
+            versions: dict[str, list[dict[str, Any]]] = {pid: [] for pid in ids}
+            for pid, number, day in conn.execute(
+                sa.select(v.c.paper_id, v.c.number, v.c.date)
+                .where(v.c.paper_id.in_(ids))
+                .order_by(v.c.number)
+            ):
+                versions[pid].append({"number": number, "date": day})
+            groups = {paper["group_id"] for paper in papers.values()}
+            members: dict[str, list[str]] = {}
+            for pid, group in conn.execute(
+                sa.select(p.c.id, p.c.group_id).where(p.c.group_id.in_(groups)).order_by(p.c.id)
+            ):
+                members.setdefault(group, []).append(pid)
+        for paper in papers.values():
+            paper["versions"] = versions[paper["id"]]
+            paper["duplicates"] = [m for m in members.get(paper["group_id"], []) if m != paper["id"]]
+        return papers

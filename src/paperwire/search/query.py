@@ -1,0 +1,126 @@
+"""What a search asks for: the query text, its filters, sort and page.
+
+Query syntax (a superset of Tantivy's): words, "exact phrases", -excluded, author:name, cat:cs.CV,
+title:word, plus filters that paperwire takes out of the text itself:
+``since:2024-01-01``, ``until:2024-06`` (also ``before:``/``after:``), ``has:code``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Literal
+
+from paperwire.errors import InputError
+
+Sort = Literal["relevance", "newest", "oldest", "trending"]
+SORTS: tuple[str, ...] = ("relevance", "newest", "oldest", "trending")
+
+_DATE = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$")
+_FILTER = re.compile(r"(?<!\S)(since|after|until|before|has):(\S+)", re.IGNORECASE)
+_FIELD = re.compile(r"(?<!\S)[-+]?\w+:(\"[^\"]*\"|\S+)")
+_EXCLUDED = re.compile(r"(?<!\S)-(\"[^\"]*\"|\S+)")
+_RESTRICTION = re.compile(r"(?<!\S)(?:-(?:\w+:)?(?:\"[^\"]*\"|\S+)|\+?\w+:(?:\"[^\"]*\"|\S+))")
+_REQUIRED_FIELD = re.compile(r"(?<!\S)(\w+:)")
+_SYNTAX = re.compile(r"[\"()\[\]{}^~*+:!\\/]|(?<!\w)-|\b(?:AND|OR|NOT|IN|TO)\b")
+
+
+def parse_date(value: str, *, end: bool = False) -> str:
+    """'2024', '2024-03' or '2024-03-07' as an ISO date; a partial date is its first (or last) day."""
+    match = _DATE.match(value.strip())
+    if not match:
+        raise InputError(f"{value!r} is not a date", hint="write dates as YYYY, YYYY-MM or YYYY-MM-DD")
+    year, month, day = int(match[1]), match[2], match[3]
+    try:
+        if month is None:
+            return date(year, 12, 31).isoformat() if end else date(year, 1, 1).isoformat()
+        if day is None:
+            first = date(year, int(month), 1)
+            if not end:
+                return first.isoformat()
+            following = date(year + (first.month == 12), first.month % 12 + 1, 1)
+            return date.fromordinal(following.toordinal() - 1).isoformat()
+        return date(year, int(month), int(day)).isoformat()
+    except ValueError as exc:
+        raise InputError(f"{value!r} is not a valid date: {exc}", hint="check the month and day") from exc
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions every hit satisfies. Dates are inclusive ISO dates of first publication."""
+
+    since: str | None = None
+    until: str | None = None
+    categories: tuple[str, ...] = ()  # any of these (prefix "cs" matches "cs.CV")
+    has_code: bool = False
+
+    def __post_init__(self) -> None:  # "2024" or "2024-03" become the first (or last) day
+        if self.since:
+            object.__setattr__(self, "since", parse_date(self.since))
+        if self.until:
+            object.__setattr__(self, "until", parse_date(self.until, end=True))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.since or self.until or self.categories or self.has_code)
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """One search: the user's query as typed, filters from options, sort and page."""
+
+    query: str
+    filters: Filters = field(default_factory=Filters)
+    sort: Sort = "relevance"
+    limit: int = 10
+    offset: int = 0
+    mode: Literal["hybrid", "keyword", "semantic"] = "hybrid"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= 200:
+            raise InputError(f"limit {self.limit} is out of range", hint="ask for 1 to 200 hits a page")
+        if self.offset < 0:
+            raise InputError("offset must not be negative", hint="start at offset 0")
+        if self.sort not in SORTS:
+            raise InputError(f"unknown sort {self.sort!r}", hint=f"use one of: {', '.join(SORTS)}")
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A query split into what the keyword index parses and what the embedder reads."""
+
+    keyword: str  # Tantivy syntax, filters removed
+    semantic: str  # plain words for the embedding: no field prefixes, exclusions or operators
+    restrictions: str  # the field terms and exclusions every hit must satisfy (Tantivy syntax)
+    filters: Filters
+
+
+def parse(query: str, filters: Filters) -> ParsedQuery:
+    """Take the paperwire-only filters out of the query and merge them with the given ones."""
+    since, until, has_code = filters.since, filters.until, filters.has_code
+    for name, value in _FILTER.findall(query):
+        name = name.lower()
+        if name in ("since", "after"):
+            since = parse_date(value)
+        elif name in ("until", "before"):
+            until = parse_date(value, end=True)
+        elif value.lower() == "code":
+            has_code = True
+        else:
+            raise InputError(f"unknown filter has:{value}", hint="the only one is has:code")
+    keyword = " ".join(_FILTER.sub(" ", query).split())
+    keyword = _REQUIRED_FIELD.sub(r"+\1", keyword)  # a field term filters: cat:cs.LG means must
+    semantic = " ".join(_SYNTAX.sub(" ", _EXCLUDED.sub(" ", _FIELD.sub(" ", keyword))).split())
+    restrictions = " ".join(_RESTRICTION.findall(keyword))
+    free = " ".join(_RESTRICTION.sub(" ", keyword).split())
+    if free and restrictions:  # the words still have to match: "diffusion author:ho" is not "author:ho"
+        keyword = f"+({free}) {restrictions}"
+    return ParsedQuery(
+        keyword, semantic, restrictions, replace(filters, since=since, until=until, has_code=has_code)
+    )
+
+
+def plain_words(query: str) -> str:
+    """The query with every operator removed: what a malformed query falls back to."""
+    return " ".join(_SYNTAX.sub(" ", query).split())

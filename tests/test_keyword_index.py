@@ -1,0 +1,114 @@
+"""The Tantivy keyword index on its own: fields, phrases, exclusions, filters, repair of bad queries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from paperwire.search.keyword import KeywordDoc, KeywordIndex, analyze, highlight
+from paperwire.search.query import Filters, parse
+
+DOCS = [
+    KeywordDoc(1, "2101.00001", "Graph rewiring against over-squashing", "We rewire graphs so messages "
+               "travel further in message passing neural networks.", ["Ada Lovelace"], ["cs.LG"],
+               "2021-01-05", True),
+    KeywordDoc(2, "2201.00002", "Denoising diffusion models for images", "Diffusion models generate "
+               "images by reversing a noising process.", ["Alan Turing"], ["cs.CV", "stat.ML"],
+               "2022-01-10", False),
+    KeywordDoc(3, "2301.00003", "Diffusion on graphs", "Heat diffusion over graph structure for message "
+               "passing.", ["Ada Lovelace", "Grace Hopper"], ["cs.LG"], "2023-03-01", False),
+    KeywordDoc(4, "2401.00004", "Editing facts in language models", "We edit factual associations "
+               "stored in transformer weights.", ["Grace Hopper"], ["cs.CL"], "2024-06-30", True),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory: pytest.TempPathFactory) -> KeywordIndex:
+    index = KeywordIndex(tmp_path_factory.mktemp("kw") / "keyword")
+    index.upsert(DOCS)
+    index.commit()
+    return index
+
+
+def keys(index: KeywordIndex, query: str, filters: Filters | None = None) -> list[int]:
+    hits, note = index.search(parse(query, filters or Filters()), 10)
+    assert note is None, note
+    return [hit.key for hit in hits]
+
+
+def test_words_match_stems_and_title_counts_double(index: KeywordIndex) -> None:
+    assert keys(index, "rewired") == [1]  # stemmed: rewire/rewired/rewiring
+    assert keys(index, "denoising") == [2]
+    # both titles hold "diffusion"; the shorter title and abstract of 3 make its BM25 higher
+    assert keys(index, "diffusion") == [3, 2]
+
+
+def test_phrases_exclusions_and_fields(index: KeywordIndex) -> None:
+    assert keys(index, '"message passing"') == [3, 1]
+    assert keys(index, '"passing message"') == []
+    assert keys(index, "diffusion -images") == [3]
+    assert set(keys(index, "author:hopper")) == {3, 4}
+    assert keys(index, "diffusion author:lovelace") == [3]  # a field term is required
+    assert keys(index, "models cat:cs.CL") == [4]
+    assert set(keys(index, "models cat:cs")) == {2, 4}  # an archive matches its categories
+
+
+def test_filters(index: KeywordIndex) -> None:
+    assert set(keys(index, "graph OR models OR diffusion", Filters(since="2022-01-01"))) == {2, 3, 4}
+    assert set(keys(index, "graph OR models OR diffusion", Filters(until="2022-12-31"))) == {1, 2}
+    assert set(keys(index, "graphs OR facts OR diffusion", Filters(has_code=True))) == {1, 4}
+    assert set(keys(index, "diffusion", Filters(categories=("stat",)))) == {2}
+    assert set(keys(index, "diffusion since:2023")) == {3}
+
+
+def test_semantic_candidates_are_checked_against_filters_and_restrictions(index: KeywordIndex) -> None:
+    assert index.keys_matching(parse("x -graphs", Filters()), [1, 2, 3, 4]) == {2, 4}
+    assert index.keys_matching(parse("x cat:cs.LG", Filters(since="2022")), [1, 2, 3, 4]) == {3}
+    assert index.keys_matching(parse("x", Filters()), [1, 2]) == {1, 2}
+
+
+@pytest.mark.parametrize("query", ['"unclosed phrase', "title:(", "foo:bar baz", "a AND", "((( diffusion", "^~"])
+def test_malformed_queries_fall_back_to_plain_words(index: KeywordIndex, query: str) -> None:
+    hits, note = index.search(parse(query, Filters()), 10)
+    assert note is not None and "plain words" in note
+    if "diffusion" in query:
+        assert {hit.key for hit in hits} == {2, 3}
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.text(max_size=60))
+def test_no_query_ever_crashes(index: KeywordIndex, query: str) -> None:
+    hits, _ = index.search(parse(query, Filters()), 5) if "since:" not in query and "has:" not in query else ([], None)
+    assert all(hit.key in {1, 2, 3, 4} for hit in hits)
+
+
+def test_upsert_replaces_a_document(tmp_path: Path) -> None:
+    index = KeywordIndex(tmp_path / "kw")
+    index.upsert(DOCS[:2])
+    index.commit()
+    changed = KeywordDoc(2, "2201.00002", "Consistency models", "One step generation.", [], [], None, False)
+    index.upsert([changed])
+    index.commit()
+    assert len(index) == 2
+    assert keys(index, "denoising") == []
+    assert keys(index, "consistency") == [2]
+
+
+def test_similar_papers_share_distinctive_terms(index: KeywordIndex) -> None:
+    hits = index.similar(DOCS[0].title, DOCS[0].abstract, 10)
+    assert hits[0].key == 1 and hits[1].key == 3  # itself, then the other message-passing graph paper
+
+
+def test_highlight_marks_stem_matches_in_a_window() -> None:
+    terms = set(analyze("rewiring graphs"))
+    segments = highlight("We rewire graphs so that messages pass.", terms)
+    assert [text for text, matched in segments if matched] == ["rewire", "graphs"]
+    assert "".join(text for text, _ in segments) == "We rewire graphs so that messages pass."
+    long = "filler " * 100 + "graph rewiring here " + "tail " * 100
+    window = highlight(long, terms, max_chars=120)
+    joined = "".join(text for text, _ in window)
+    assert window[0] == ("…", False) and window[-1] == ("…", False) and len(joined) <= 124
+    assert [text for text, matched in window if matched] == ["graph", "rewiring"]
