@@ -11,15 +11,28 @@ from paperwire.search.query import Filters, SearchRequest, parse, parse_date, pl
 
 def test_filters_leave_the_text_and_merge_with_options() -> None:
     parsed = parse("diffusion since:2022 until:2023-02 has:code", Filters(categories=("cs.CV",)))
-    assert parsed.keyword == "diffusion"
+    assert parsed.words == "diffusion" and not parsed.restrictions and not parsed.phrases
     assert parsed.filters == Filters(since="2022-01-01", until="2023-02-28", categories=("cs.CV",), has_code=True)
 
 
 def test_field_terms_are_required_and_exclusions_restrict() -> None:
-    parsed = parse('"graph rewiring" -oversmoothing cat:cs.LG author:"Di Giovanni"', Filters())
-    assert parsed.keyword == '+("graph rewiring") -oversmoothing +cat:cs.LG +author:"Di Giovanni"'
+    parsed = parse('"graph rewiring" in GNNs -oversmoothing cat:cs.LG author:"Di Giovanni"', Filters())
+    assert parsed.phrases == ("graph rewiring",)
+    assert parsed.words == "graph rewiring in GNNs"  # a phrase's words count as words too
     assert parsed.restrictions == '-oversmoothing +cat:cs.LG +author:"Di Giovanni"'
-    assert parsed.semantic == "graph rewiring"  # no excluded word, no field values in the embedding
+    assert parsed.semantic == "graph rewiring in GNNs"  # no excluded word, no field values
+
+
+def test_field_names_are_known_and_mapped() -> None:
+    parsed = parse("Category:cs.CV abstract:diffusion -title:survey note: x:y", Filters())
+    assert parsed.restrictions == "+cat:cs.CV +text:diffusion -title:survey"
+    assert parsed.words == "note x y"
+
+
+def test_words_lose_operators_and_punctuation() -> None:
+    parsed = parse("I'm (interested) in message-passing AND graphs?", Filters())
+    assert parsed.words == "I m interested in message passing graphs"
+    assert parsed.restrictions == "" and parsed.phrases == ()
 
 
 @pytest.mark.parametrize(

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
-import orjson
 import sqlalchemy as sa
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from paperwire import demo, pipeline
+from paperwire import demo, pipeline, search_cli
 from paperwire.config import Settings, load_settings
+from paperwire.console import err, fail, out, print_json
 from paperwire.errors import PaperwireError
+from paperwire.library import Library
 from paperwire.models import IngestCounts
 from paperwire.sources import FORMATS
 from paperwire.store import ledger, reads
@@ -25,28 +24,15 @@ from paperwire.store.database import open_database
 
 # Exit codes a cron job can chain on: 0 = something new arrived, NOTHING_NEW = nothing did.
 NOTHING_NEW = 3
-FAILED = 1
 
 app = typer.Typer(
     help="paperwire: find, search and follow research papers.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-# soft wrap: long paths stay on one line, so logs can be searched for them
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-
-def fail(exc: PaperwireError) -> NoReturn:
-    """Print an error with what to do next and exit non-zero."""
-    err.print(f"[bold red]error:[/] {escape(exc.message)}")
-    if exc.hint:
-        err.print(f"[yellow]what to do:[/] {escape(exc.hint)}")
-    raise typer.Exit(FAILED)
-
-
-def print_json(value: Any) -> None:
-    sys.stdout.write(orjson.dumps(value, option=orjson.OPT_INDENT_2).decode() + "\n")
+for command in search_cli.COMMANDS:
+    app.command()(command)
+app.command("eval")(search_cli.evaluate)
 
 
 @app.callback()
@@ -56,10 +42,18 @@ def main_options(
         Path | None, typer.Option(help="Data directory (database, indexes). Env: PAPERWIRE_DATA_DIR.")
     ] = None,
     config: Annotated[Path | None, typer.Option(help="TOML settings file. Env: PAPERWIRE_CONFIG.")] = None,
+    embeddings: Annotated[
+        bool | None,
+        typer.Option(
+            "--embeddings/--no-embeddings",
+            help="Semantic search with embeddings (default on), or keyword-only. Env: PAPERWIRE_EMBEDDINGS.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Global options; every command reads the settings built here."""
     try:
-        ctx.obj = load_settings(config, data_dir=data_dir)
+        ctx.obj = load_settings(config, data_dir=data_dir, embeddings=embeddings)
     except PaperwireError as exc:
         fail(exc)
 
@@ -137,6 +131,7 @@ def init(ctx: typer.Context) -> None:
     settings, engine = _open(ctx)
     try:
         report = demo.ensure_demo(engine, settings)
+        search_cli.sync_indexes(Library(settings, engine), quiet=False)
     except PaperwireError as exc:
         fail(exc)
     out.print(f"data directory: {settings.data_dir}")
@@ -152,6 +147,9 @@ def ingest(
         str | None,
         typer.Option("--format", help=f"Input format, detected when omitted: {', '.join(FORMATS)}."),
     ] = None,
+    index: Annotated[
+        bool, typer.Option("--index/--no-index", help="Update the search indexes afterwards.")
+    ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
 ) -> None:
     """Import papers. Exit code 0 when something new or updated arrived, 3 when nothing did."""
@@ -162,6 +160,8 @@ def ingest(
             lambda update: pipeline.ingest(engine, settings, inputs, format_name, update),
             as_json,
         )
+        if index:
+            search_cli.sync_indexes(Library(settings, engine), quiet=as_json)
     except PaperwireError as exc:
         fail(exc)
     _finish(report, as_json, "ingest summary")
@@ -197,6 +197,7 @@ def harvest(
             ),
             as_json,
         )
+        search_cli.sync_indexes(Library(settings, engine), quiet=as_json)
     except PaperwireError as exc:
         fail(exc)
     _finish(report, as_json, "harvest summary")

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     demo_corpus: bool = Field(
         True, description="Import the bundled demo corpus into an empty data directory on first run."
     )
+    title_boost: float = Field(
+        0.2, ge=0, le=10, description="Weight of a title-only BM25 added to the title+abstract BM25."
+    )
     embeddings: bool = Field(
         True, description="Embed papers for semantic search; off means keyword-only search."
     )

@@ -10,14 +10,18 @@ from collections.abc import Iterable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import sqlalchemy as sa
 
 from paperwire.config import Settings
+from paperwire.errors import NotFoundError
 from paperwire.search.fusion import Fused, fuse
 from paperwire.search.keyword import KeywordIndex, analyze, highlight
 from paperwire.search.query import ParsedQuery, SearchRequest, parse
-from paperwire.search.results import Explanation, Hit, SearchResults
+from paperwire.search.results import Comparison, Explanation, Hit, SearchResults, Topic
 from paperwire.search.sync import IndexSync, Progress, SyncReport, sync_lock
+from paperwire.search.topics import overlap as compare
+from paperwire.search.topics import topic_groups
 from paperwire.search.vectors import VectorIndex
 from paperwire.store import reads, schema
 from paperwire.store.database import open_database
@@ -38,7 +42,7 @@ class Library:
         self.settings = settings
         self.engine = engine or open_database(settings)
         self.index_dir = settings.data_dir / "index"
-        self.keyword = KeywordIndex(self.index_dir / "keyword")
+        self.keyword = KeywordIndex(self.index_dir / "keyword", settings.title_boost)
 
     # -- components ------------------------------------------------------------------------------
 
@@ -110,7 +114,7 @@ class Library:
             notes.append(NO_VECTORS_NOTE)
             return [], "keyword"
         query_vector = self.embedder.embed([parsed.semantic])[0]
-        restricted = parsed.filters.active or bool(parsed.restrictions)
+        restricted = parsed.filters.active or bool(parsed.restrictions or parsed.phrases)
         hits = self.vectors.search(query_vector, depth * (4 if restricted else 1))
         if restricted:
             allowed = self.keyword.keys_matching(parsed, [h.key for h in hits])
@@ -120,7 +124,7 @@ class Library:
     def _page(
         self, request: SearchRequest, parsed: ParsedQuery, fused: list[Fused], mode: str, notes: list[str]
     ) -> SearchResults:
-        best = self._collapse(fused)
+        best = self._collapse(fused, collapse=request.collapse)
         if request.sort in ("newest", "oldest"):
             best.sort(key=lambda pair: pair[1] or "", reverse=request.sort == "newest")
         page = best[request.offset : request.offset + request.limit]
@@ -146,7 +150,62 @@ class Library:
         terms = set(analyze(f"{paper['title']} {paper['abstract']}"))
         return self._hits([(by_key[k], k) for k, _ in best], terms, "hybrid" if semantic else "keyword")
 
-    def _collapse(self, fused: list[Fused], exclude_group: str | None = None) -> list[tuple[int, str | None]]:
+    def topics(self, request: SearchRequest, max_groups: int = 6) -> list[Topic]:
+        """The request's hits split into labelled groups (by their vectors, or their words)."""
+        hits = self.search(request).hits
+        vectors = self._vectors_of([hit.id for hit in hits])
+        texts = [f"{hit.title}. {hit.abstract}" for hit in hits]
+        groups = topic_groups(texts, vectors, max_groups=max_groups)
+        return [Topic(g.label, g.terms, [hits[i] for i in g.members]) for g in groups]
+
+    def _vectors_of(self, paper_ids: list[str]) -> np.ndarray | None:
+        """The cached embeddings of these papers in order; None unless every one has a vector."""
+        if self.embedder is None or not paper_ids:
+            return None
+        e = schema.embeddings
+        with self.engine.connect() as conn:
+            rows = dict(
+                conn.execute(
+                    sa.select(e.c.paper_id, e.c.vector).where(
+                        e.c.model == self.embedder.model_id, e.c.paper_id.in_(paper_ids)
+                    )
+                ).all()
+            )
+        if len(rows) < len(set(paper_ids)):
+            return None
+        return np.stack([np.frombuffer(rows[pid], dtype=np.float16).astype(np.float32) for pid in paper_ids])
+
+    def overlap(self, first: str, second: str, depth: int = 100) -> Comparison:
+        """Compare two collections or searches (a name that is no collection is a query)."""
+        a, b = self._paper_list(first, depth), self._paper_list(second, depth)
+        p = schema.papers
+        with self.engine.connect() as conn:
+            groups = dict(
+                conn.execute(sa.select(p.c.id, p.c.group_id).where(p.c.id.in_([*a, *b]))).all()
+            )
+        shared = compare([groups[i] for i in a], [groups[i] for i in b])
+        first_of = {groups[i]: i for i in reversed(a)}
+        second_of = {groups[i]: i for i in reversed(b)}
+        both = [first_of[g] for g in shared.both]
+        with self.engine.connect() as conn:
+            titles = dict(conn.execute(sa.select(p.c.id, p.c.title).where(p.c.id.in_(both))).all())
+        return Comparison(
+            only_a=[first_of[g] for g in shared.only_a], both=both,
+            only_b=[second_of[g] for g in shared.only_b], jaccard=shared.jaccard,
+            both_titles=[titles[i] for i in both],
+        )  # fmt: skip
+
+    def _paper_list(self, name_or_query: str, depth: int) -> list[str]:
+        with self.engine.connect() as conn:
+            try:
+                return [item["id"] for item in reads.collection_items(conn, name_or_query)]
+            except NotFoundError:
+                pass
+        return [hit.id for hit in self.search(SearchRequest(name_or_query, limit=min(depth, 200))).hits]
+
+    def _collapse(
+        self, fused: list[Fused], exclude_group: str | None = None, collapse: bool = True
+    ) -> list[tuple[int, str | None]]:
         """One candidate per duplicate group (its best), in fused order: (key, published)."""
         if not fused:
             return []
@@ -158,15 +217,16 @@ class Library:
                 .where(d.c.key.in_([f.key for f in fused]))
             ).all()
         info = {row.key: (row.group_id, row.published) for row in rows}
-        seen: set[str] = {exclude_group} if exclude_group else set()
+        seen: set[str] = set()
         best: list[tuple[int, str | None]] = []
         for candidate in fused:
             if candidate.key not in info:
-                continue  # indexed before a crash undid its paper; the next sync drops it
+                continue  # deleted since it was indexed; the next sync sees the count differ and rebuilds
             group, published = info[candidate.key]
-            if group not in seen:
-                seen.add(group)
-                best.append((candidate.key, published))
+            if group == exclude_group or (collapse and group in seen):
+                continue
+            seen.add(group)
+            best.append((candidate.key, published))
         return best
 
     def _hits(self, page: Sequence[tuple[Fused, int]], terms: set[str], method: str) -> list[Hit]:

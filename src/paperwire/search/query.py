@@ -19,11 +19,17 @@ SORTS: tuple[str, ...] = ("relevance", "newest", "oldest", "trending")
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$")
 _FILTER = re.compile(r"(?<!\S)(since|after|until|before|has):(\S+)", re.IGNORECASE)
-_FIELD = re.compile(r"(?<!\S)[-+]?\w+:(\"[^\"]*\"|\S+)")
-_EXCLUDED = re.compile(r"(?<!\S)-(\"[^\"]*\"|\S+)")
-_RESTRICTION = re.compile(r"(?<!\S)(?:-(?:\w+:)?(?:\"[^\"]*\"|\S+)|\+?\w+:(?:\"[^\"]*\"|\S+))")
-_REQUIRED_FIELD = re.compile(r"(?<!\S)(\w+:)")
-_SYNTAX = re.compile(r"[\"()\[\]{}^~*+:!\\/]|(?<!\w)-|\b(?:AND|OR|NOT|IN|TO)\b")
+# Field names a query may use, and the index field each one searches.
+FIELDS = {"author": "author", "cat": "cat", "category": "cat", "title": "title", "abstract": "text"}
+_FIELD_NAMES = "|".join(FIELDS)
+_RESTRICTION = re.compile(
+    rf"(?<!\S)(?:-(?:(?:{_FIELD_NAMES}):)?(?:\"[^\"]*\"|\S+)|\+?(?:{_FIELD_NAMES}):(?:\"[^\"]*\"|\S+))",
+    re.IGNORECASE,
+)
+_FIELD_NAME = re.compile(rf"^([-+]?)({_FIELD_NAMES}):", re.IGNORECASE)
+_PHRASE = re.compile(r"\"([^\"]*)\"")
+_WORDS = re.compile(r"[^\W_]+")
+_OPERATORS = frozenset({"AND", "OR", "NOT", "IN", "TO"})
 
 
 def parse_date(value: str, *, end: bool = False) -> str:
@@ -76,6 +82,7 @@ class SearchRequest:
     limit: int = 10
     offset: int = 0
     mode: Literal["hybrid", "keyword", "semantic"] = "hybrid"
+    collapse: bool = True  # one hit per duplicate group (off for evaluation on test collections)
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= 200:
@@ -88,16 +95,25 @@ class SearchRequest:
 
 @dataclass(frozen=True)
 class ParsedQuery:
-    """A query split into what the keyword index parses and what the embedder reads."""
+    """A query split into its parts: what is ranked, what is required, what the embedder reads."""
 
-    keyword: str  # Tantivy syntax, filters removed
-    semantic: str  # plain words for the embedding: no field prefixes, exclusions or operators
-    restrictions: str  # the field terms and exclusions every hit must satisfy (Tantivy syntax)
+    words: str  # free words, ranked by BM25 (operators and punctuation removed), phrases' words too
+    phrases: tuple[str, ...]  # "quoted phrases": hits holding them rank higher
+    restrictions: str  # field terms (+cat:cs.LG) and exclusions (-word), Tantivy syntax
     filters: Filters
+
+    @property
+    def semantic(self) -> str:
+        """The text to embed: the words, nothing a hit must not contain."""
+        return self.words
+
+    @property
+    def empty(self) -> bool:
+        return not (self.words or self.phrases or self.restrictions)
 
 
 def parse(query: str, filters: Filters) -> ParsedQuery:
-    """Take the paperwire-only filters out of the query and merge them with the given ones."""
+    """Split a query into words, phrases, restrictions and filters (merged with the given ones)."""
     since, until, has_code = filters.since, filters.until, filters.has_code
     for name, value in _FILTER.findall(query):
         name = name.lower()
@@ -109,18 +125,25 @@ def parse(query: str, filters: Filters) -> ParsedQuery:
             has_code = True
         else:
             raise InputError(f"unknown filter has:{value}", hint="the only one is has:code")
-    keyword = " ".join(_FILTER.sub(" ", query).split())
-    keyword = _REQUIRED_FIELD.sub(r"+\1", keyword)  # a field term filters: cat:cs.LG means must
-    semantic = " ".join(_SYNTAX.sub(" ", _EXCLUDED.sub(" ", _FIELD.sub(" ", keyword))).split())
-    restrictions = " ".join(_RESTRICTION.findall(keyword))
-    free = " ".join(_RESTRICTION.sub(" ", keyword).split())
-    if free and restrictions:  # the words still have to match: "diffusion author:ho" is not "author:ho"
-        keyword = f"+({free}) {restrictions}"
+    text = _FILTER.sub(" ", query)
+    restrictions = " ".join(_restriction(term) for term in _RESTRICTION.findall(text))
+    text = _RESTRICTION.sub(" ", text)
+    phrases = tuple(plain_words(p) for p in _PHRASE.findall(text) if len(plain_words(p).split()) > 1)
+    words = plain_words(text)
     return ParsedQuery(
-        keyword, semantic, restrictions, replace(filters, since=since, until=until, has_code=has_code)
+        words, phrases, restrictions, replace(filters, since=since, until=until, has_code=has_code)
     )
 
 
+def _restriction(term: str) -> str:
+    """A field term made required (cat:cs.LG filters) and named as the index names its field."""
+    match = _FIELD_NAME.match(term)
+    if match is None:
+        return term  # an exclusion of a word or phrase
+    sign = match[1] or "+"
+    return f"{sign}{FIELDS[match[2].lower()]}:{term[match.end() :]}"
+
+
 def plain_words(query: str) -> str:
-    """The query with every operator removed: what a malformed query falls back to."""
-    return " ".join(_SYNTAX.sub(" ", query).split())
+    """The query's words with every operator removed: what a malformed query falls back to."""
+    return " ".join(word for word in _WORDS.findall(query) if word not in _OPERATORS)

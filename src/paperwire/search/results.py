@@ -79,3 +79,29 @@ class SearchResults:
             "query": self.query, "mode": self.mode, "total": self.total, "offset": self.offset,
             "notes": self.notes, "hits": [hit.to_dict() for hit in self.hits],
         }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A labelled group of hits from one result list."""
+
+    label: str
+    terms: tuple[str, ...]
+    hits: list[Hit]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "terms": list(self.terms), "hits": [hit.to_dict() for hit in self.hits]}
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two lists of papers (collections or searches) compared, a duplicate group counting once."""
+
+    only_a: list[str]  # paper ids, in the first list's order
+    both: list[str]
+    only_b: list[str]
+    jaccard: float
+    both_titles: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

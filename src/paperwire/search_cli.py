@@ -1,0 +1,217 @@
+"""Search commands of the command line: search, related, topics, overlap, reindex, eval."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from paperwire.console import err, fail, out, print_json
+from paperwire.errors import PaperwireError
+from paperwire.library import Library
+from paperwire.search.query import SORTS, Filters, SearchRequest
+from paperwire.search.results import Hit
+from paperwire.search.sync import SyncReport
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print as JSON.")]
+LimitOption = Annotated[int, typer.Option(help="How many hits.", min=1, max=200)]
+
+
+def open_library(ctx: typer.Context) -> Library:
+    try:
+        return Library(ctx.obj)
+    except PaperwireError as exc:
+        fail(exc)
+
+
+def sync_indexes(library: Library, quiet: bool, rebuild: bool = False) -> SyncReport:
+    """Bring the indexes up to date with a progress bar per stage (embedding is the slow one)."""
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, disable=quiet) as progress:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(f"indexing: {stage}", total=None)
+            progress.advance(tasks[stage], done)
+
+        report = library.sync(update, rebuild=rebuild)
+    if not quiet and report.repaired:
+        err.print(f"[yellow]repaired:[/] {', '.join(report.repaired)} (they disagreed with the store)")
+    return report
+
+
+def _print_hit(number: int, hit: Hit, explain: bool) -> None:
+    badges = []
+    if hit.links.get("code"):
+        badges.append("[green]code[/]")
+    if len(hit.versions) > 1:
+        badges.append(f"[cyan]v{hit.versions[-1]['number']}[/]")
+    if hit.duplicates:
+        badges.append(f"[magenta]+{len(hit.duplicates)} duplicate{'s' * (len(hit.duplicates) > 1)}[/]")
+    out.print(f"[bold]{number}. {escape(hit.title)}[/]  [dim]{escape(hit.id)}[/] {' '.join(badges)}")
+    authors = ", ".join(hit.authors[:4]) + (" et al." if len(hit.authors) > 4 else "")
+    out.print(f"   [dim]{escape(authors)}{'  ' if authors else ''}{(hit.published or '')[:10]}[/]")
+    snippet = Text("   ")
+    for text, matched in hit.snippet:
+        snippet.append(text, style="bold yellow" if matched else None)
+    out.print(snippet)
+    if explain:
+        out.print(f"   [dim]why: {escape(hit.explanation.describe())}[/]")
+
+
+def search(
+    ctx: typer.Context,
+    query: Annotated[
+        str, typer.Argument(help='Words, "phrases", -exclusions, author:, cat:, since:, until:, has:code.')
+    ],
+    limit: LimitOption = 10,
+    offset: Annotated[int, typer.Option(help="Skip this many hits (paging).", min=0)] = 0,
+    since: Annotated[str | None, typer.Option(help="Published on or after YYYY[-MM[-DD]].")] = None,
+    until: Annotated[str | None, typer.Option(help="Published on or before YYYY[-MM[-DD]].")] = None,
+    category: Annotated[list[str] | None, typer.Option(help="arXiv category or archive; repeatable.")] = None,
+    has_code: Annotated[bool, typer.Option("--has-code", help="Only papers with a code link.")] = False,
+    sort: Annotated[str, typer.Option(help=f"One of {', '.join(SORTS)}.")] = "relevance",
+    mode: Annotated[str, typer.Option(help="hybrid, keyword or semantic.")] = "hybrid",
+    explain: Annotated[bool, typer.Option("--explain", help="Say why each hit is where it is.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Search papers by words and by meaning."""
+    with open_library(ctx) as library:
+        try:
+            filters = Filters(since, until, tuple(category or ()), has_code)
+            request = SearchRequest(query, filters, sort, limit, offset, mode)  # type: ignore[arg-type]
+            results = library.search(request)
+        except PaperwireError as exc:
+            fail(exc)
+    if as_json:
+        print_json(results.to_dict())
+        return
+    for note in results.notes:
+        err.print(f"[yellow]note:[/] {escape(note)}")
+    if not results.hits:
+        out.print("no papers found" + (" on this page" if offset else ""))
+    for number, hit in enumerate(results.hits, offset + 1):
+        _print_hit(number, hit, explain)
+    shown = offset + len(results.hits)
+    if shown < results.total:
+        err.print(f"[dim]{shown} of about {results.total}; next page: --offset {shown}[/]")
+
+
+def related(
+    ctx: typer.Context,
+    paper_id: Annotated[str, typer.Argument(help="Paper id, e.g. 2503.13531.")],
+    limit: LimitOption = 10,
+    explain: Annotated[bool, typer.Option("--explain", help="Say why each paper is related.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Papers related to one paper by meaning and distinctive terms (never its own versions)."""
+    with open_library(ctx) as library:
+        try:
+            hits = library.related(paper_id, limit)
+        except PaperwireError as exc:
+            fail(exc)
+    if as_json:
+        print_json([hit.to_dict() for hit in hits])
+        return
+    for number, hit in enumerate(hits, 1):
+        _print_hit(number, hit, explain)
+
+
+def topics(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="A search query, as for `paperwire search`.")],
+    limit: Annotated[int, typer.Option(help="How many hits to group.", min=2, max=200)] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """Split a query's results into a handful of labelled topic groups."""
+    with open_library(ctx) as library:
+        try:
+            groups = library.topics(SearchRequest(query, limit=limit))
+        except PaperwireError as exc:
+            fail(exc)
+    if as_json:
+        print_json([group.to_dict() for group in groups])
+        return
+    for group in groups:
+        out.print(f"[bold]{escape(group.label)}[/] [dim]({len(group.hits)})[/]")
+        for hit in group.hits:
+            out.print(f"   {escape(hit.title)}  [dim]{escape(hit.id)}[/]")
+
+
+def overlap(
+    ctx: typer.Context,
+    first: Annotated[str, typer.Argument(help="A collection name or a search query.")],
+    second: Annotated[str, typer.Argument(help="A collection name or a search query.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Which papers two collections (or searches) share, counting duplicates as one paper."""
+    with open_library(ctx) as library:
+        try:
+            result = library.overlap(first, second)
+        except PaperwireError as exc:
+            fail(exc)
+    if as_json:
+        print_json(result.to_dict())
+        return
+    out.print(
+        f"[bold]{len(result.both)}[/] shared, {len(result.only_a)} only in {escape(first)!r}, "
+        f"{len(result.only_b)} only in {escape(second)!r} (Jaccard {result.jaccard:.2f})"
+    )
+    for title in result.both_titles:
+        out.print(f"   {escape(title)}")
+
+
+def reindex(
+    ctx: typer.Context,
+    check: Annotated[
+        bool, typer.Option("--check", help="Only bring the indexes up to date and repair differences.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Rebuild the search indexes from the store (vectors come from the embedding cache)."""
+    with open_library(ctx) as library:
+        try:
+            report = sync_indexes(library, quiet=as_json, rebuild=not check)
+        except PaperwireError as exc:
+            fail(exc)
+    summary = {"keyword": report.keyword, "embedded": report.embedded, "vectors": report.vectors}
+    if as_json:
+        print_json({**summary, "repaired": report.repaired})
+    else:
+        out.print(", ".join(f"{name}: {count:,}" for name, count in summary.items()))
+
+
+def evaluate(
+    ctx: typer.Context,
+    collection: Annotated[
+        list[str] | None, typer.Option(help="cacm, cranfield or scifact; repeatable (default: all).")
+    ] = None,
+    data: Annotated[Path, typer.Option(help="Folder holding cacm/, cranfield/ and scifact/.")] = Path(
+        "../shared/data"
+    ),
+    as_json: JsonOption = False,
+) -> None:
+    """Retrieval quality (nDCG@10, recall@100, MRR) of keyword, semantic and hybrid search."""
+    from paperwire.evaluation.run import COLLECTIONS, run_evaluation
+
+    try:
+        tables = run_evaluation(
+            ctx.obj, data, tuple(collection or COLLECTIONS), lambda lib: sync_indexes(lib, quiet=as_json)
+        )
+    except PaperwireError as exc:
+        fail(exc)
+    if as_json:
+        print_json(tables)
+        return
+    from paperwire.evaluation.metrics import format_table
+
+    for name, results in tables.items():
+        out.print(format_table(results, title=name))
+
+
+COMMANDS = (search, related, topics, overlap, reindex)
