@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 
 from paperwire.errors import InputError
-from paperwire.search.fusion import RRF_K, fuse
+from paperwire.search.fusion import ALPHA, RRF_K, fuse
 from paperwire.search.query import Filters, SearchRequest, parse, parse_date, plain_words
 
 
 def test_filters_leave_the_text_and_merge_with_options() -> None:
     parsed = parse("diffusion since:2022 until:2023-02 has:code", Filters(categories=("cs.CV",)))
     assert parsed.words == "diffusion" and not parsed.restrictions and not parsed.phrases
-    assert parsed.filters == Filters(since="2022-01-01", until="2023-02-28", categories=("cs.CV",), has_code=True)
+    expected = Filters(since="2022-01-01", until="2023-02-28", categories=("cs.CV",), has_code=True)
+    assert parsed.filters == expected
 
 
 def test_field_terms_are_required_and_exclusions_restrict() -> None:
@@ -68,16 +69,25 @@ def test_bad_requests_are_refused(kwargs: dict[str, object]) -> None:
 
 
 def test_rrf_adds_reciprocal_ranks_and_keeps_the_parts() -> None:
-    fused = fuse([(1, 9.0), (2, 5.0), (3, 1.0)], [(3, 0.9), (4, 0.8), (1, 0.7)])
+    fused = fuse([(1, 9.0), (2, 5.0), (3, 1.0)], [(3, 0.9), (4, 0.8), (1, 0.7)], "rrf")
     by_key = {f.key: f for f in fused}
     assert by_key[1].score == pytest.approx(1 / (RRF_K + 1) + 1 / (RRF_K + 3))
     assert by_key[3].score == pytest.approx(1 / (RRF_K + 3) + 1 / (RRF_K + 1))
     assert by_key[4].keyword_rank is None and by_key[4].semantic_rank == 2
     # 1 and 3 tie on score; the better keyword rank goes first. Both lists beat either one alone.
     assert [f.key for f in fused] == [1, 3, 2, 4]
-    assert by_key[1].keyword_part + by_key[1].semantic_part == pytest.approx(by_key[1].score)
 
 
-def test_fusion_of_one_list_keeps_its_order() -> None:
-    assert [f.key for f in fuse([], [(5, 0.9), (2, 0.8), (7, 0.1)])] == [5, 2, 7]
-    assert fuse([], []) == []
+def test_convex_fusion_mixes_cosine_and_bm25_relative_to_the_best() -> None:
+    fused = fuse([(1, 10.0), (2, 5.0)], [(2, 0.8), (3, 0.6)], "convex")
+    scores = {f.key: f.score for f in fused}
+    assert scores == pytest.approx({1: (1 - ALPHA) * 1.0, 2: ALPHA * 0.8 + (1 - ALPHA) * 0.5, 3: ALPHA * 0.6})
+    # low similarities everywhere (a term the model does not know) leave the keyword order alone
+    weak = fuse([(1, 10.0), (2, 9.0)], [(3, 0.12), (2, 0.10), (1, 0.05)], "convex")
+    assert [f.key for f in weak] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("method", ["rrf", "convex"])
+def test_fusion_of_one_list_keeps_its_order(method: str) -> None:
+    assert [f.key for f in fuse([], [(5, 0.9), (2, 0.8), (7, 0.1)], method)] == [5, 2, 7]  # type: ignore[arg-type]
+    assert fuse([], [], method) == []  # type: ignore[arg-type]

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     title_boost: float = Field(
         0.2, ge=0, le=10, description="Weight of a title-only BM25 added to the title+abstract BM25."
     )
+    fusion: Literal["convex", "rrf"] = Field(
+        "convex",
+        description="How keyword and semantic hits combine: 'convex' (α·cosine + (1-α)·BM25/top BM25) "
+        "or 'rrf' (reciprocal rank fusion).",
+    )
     embeddings: bool = Field(
         True, description="Embed papers for semantic search; off means keyword-only search."
     )

@@ -98,7 +98,7 @@ class Library:
             keyword = [(h.key, h.score) for h in hits]
             notes += [note] if note else []
         semantic, mode = self._semantic(parsed, depth, request.mode, notes)
-        fused = fuse(keyword, semantic)
+        fused = fuse(keyword, semantic, self.settings.fusion)
         return self._page(request, parsed, fused, mode, notes)
 
     def _semantic(
@@ -144,7 +144,7 @@ class Library:
         semantic: list[tuple[int, float]] = []
         if self.vectors is not None and key is not None and (vector := self.vectors.get(key)) is not None:
             semantic = [(h.key, h.similarity) for h in self.vectors.search(vector, CANDIDATES)]
-        fused = [f for f in fuse(keyword, semantic) if f.key != key]
+        fused = [f for f in fuse(keyword, semantic, self.settings.fusion) if f.key != key]
         best = self._collapse(fused, exclude_group=paper["group_id"])[:limit]
         by_key = {f.key: f for f in fused}
         terms = set(analyze(f"{paper['title']} {paper['abstract']}"))
@@ -180,9 +180,7 @@ class Library:
         a, b = self._paper_list(first, depth), self._paper_list(second, depth)
         p = schema.papers
         with self.engine.connect() as conn:
-            groups = dict(
-                conn.execute(sa.select(p.c.id, p.c.group_id).where(p.c.id.in_([*a, *b]))).all()
-            )
+            groups = dict(conn.execute(sa.select(p.c.id, p.c.group_id).where(p.c.id.in_([*a, *b]))).all())
         shared = compare([groups[i] for i in a], [groups[i] for i in b])
         first_of = {groups[i]: i for i in reversed(a)}
         second_of = {groups[i]: i for i in reversed(b)}
@@ -243,7 +241,9 @@ class Library:
                     abstract_raw=paper["abstract_raw"], links=paper["links"],
                     versions=paper["versions"], duplicates=paper["duplicates"],
                     snippet=highlight(paper["abstract"], terms, SNIPPET_CHARS),
-                    explanation=Explanation.of(fused, matched, "rrf" if method == "hybrid" else method),
+                    explanation=Explanation.of(
+                        fused, matched, self.settings.fusion if method == "hybrid" else method
+                    ),
                 )
             )  # fmt: skip
         return hits

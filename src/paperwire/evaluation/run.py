@@ -31,6 +31,7 @@ from paperwire.store import schema
 __all__ = ["COLLECTIONS", "collection_library", "run_evaluation"]
 
 MODES = ("keyword", "semantic", "hybrid")
+System = Callable[[str, int], list[str]]
 
 
 def collection_library(settings: Settings, collection: EvalCollection) -> Library:
@@ -48,7 +49,7 @@ def collection_library(settings: Settings, collection: EvalCollection) -> Librar
     return library
 
 
-def _system(library: Library, name: str, mode: str) -> Callable[[str, int], list[str]]:
+def _system(library: Library, name: str, mode: str) -> System:
     def search(query: str, k: int) -> list[str]:
         request = SearchRequest(query, limit=min(k, 200), mode=mode, collapse=False)  # type: ignore[arg-type]
         ids = (doc_id_for(name, hit.id) for hit in library.search(request).hits)
@@ -57,7 +58,7 @@ def _system(library: Library, name: str, mode: str) -> Callable[[str, int], list
     return search
 
 
-def _flat_system(library: Library, name: str) -> Callable[[str, int], list[str]]:
+def _flat_system(library: Library, name: str) -> System:
     """Keyword search scored like the reference (one text field), to check the BM25 set-up."""
     index = KeywordIndex(library.index_dir / "keyword", title_boost=0.0)
     d = schema.search_docs
@@ -85,8 +86,14 @@ def run_evaluation(
         with collection_library(settings, collection) as library:
             sync(library)
             modes = MODES if library.embedder is not None else ("keyword",)
-            systems = {"reference BM25 (bm25s, flat)": ReferenceBM25(collection.docs).search}
+            systems: dict[str, System] = {
+                "reference BM25 (bm25s, flat)": ReferenceBM25(collection.docs).search
+            }
             systems["keyword, flat (no title boost)"] = _flat_system(library, name)
             systems |= {mode: _system(library, name, mode) for mode in modes}
+            if library.embedder is not None:  # the other fusion method, side by side
+                other = "rrf" if library.settings.fusion == "convex" else "convex"
+                alternative = Library(library.settings.model_copy(update={"fusion": other}), library.engine)
+                systems[f"hybrid ({other})"] = _system(alternative, name, "hybrid")
             tables[name] = evaluate(collection, systems)
     return tables

@@ -1,18 +1,21 @@
 """Fusing keyword and semantic candidate lists into one ranking, with the parts kept for explaining.
 
-Reciprocal rank fusion (Cormack et al., 2009): score = Σ weight / (k + rank). It needs no score
-calibration between BM25 and cosine, which differ in scale from query to query. The weights and k
-were chosen on the development collections (see bench/QUALITY.md).
+Two methods, chosen between by measurement on the development collections (bench/QUALITY.md):
+- "rrf", reciprocal rank fusion (Cormack et al., 2009): score = Σ 1 / (k + rank);
+- "convex", a convex combination of scores (Bruch et al., 2023): α·cosine + (1-α)·BM25/max BM25.
+  The cosine is used as it is, not rescaled, so a query the embedding model does not understand
+  (low similarities everywhere, e.g. a rare model name) leaves the ranking to the keyword side.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 RRF_K = 60
-KEYWORD_WEIGHT = 1.0
-SEMANTIC_WEIGHT = 1.0
+ALPHA = 0.5  # weight of the semantic side in the convex combination
+Method = Literal["rrf", "convex"]
 
 
 @dataclass(frozen=True)
@@ -26,32 +29,30 @@ class Fused:
     semantic_rank: int | None = None
     similarity: float | None = None
 
-    @property
-    def keyword_part(self) -> float:
-        return KEYWORD_WEIGHT / (RRF_K + self.keyword_rank) if self.keyword_rank else 0.0
 
-    @property
-    def semantic_part(self) -> float:
-        return SEMANTIC_WEIGHT / (RRF_K + self.semantic_rank) if self.semantic_rank else 0.0
-
-
-def fuse(keyword: Sequence[tuple[int, float]], semantic: Sequence[tuple[int, float]]) -> list[Fused]:
+def fuse(
+    keyword: Sequence[tuple[int, float]], semantic: Sequence[tuple[int, float]], method: Method = "convex"
+) -> list[Fused]:
     """Candidates from both lists (each (key, score), best first), best fused score first.
 
-    Ties (equal fused score) go to the better keyword rank, then to the lower key, so the order is
-    deterministic.
+    Ties go to the better keyword rank, then to the lower key, so the order is deterministic.
     """
-    entries: dict[int, dict[str, float | int]] = {}
+    entries: dict[int, dict[str, float]] = {}
     for rank, (key, score) in enumerate(keyword, 1):
         entries.setdefault(key, {}).update(keyword_rank=rank, keyword_score=score)
     for rank, (key, similarity) in enumerate(semantic, 1):
         entries.setdefault(key, {}).update(semantic_rank=rank, similarity=similarity)
+    top_bm25 = max((score for _, score in keyword), default=0.0) or 1.0
     fused = []
     for key, parts in entries.items():
         k_rank, s_rank = parts.get("keyword_rank"), parts.get("semantic_rank")
-        score = (KEYWORD_WEIGHT / (RRF_K + k_rank) if k_rank else 0.0) + (
-            SEMANTIC_WEIGHT / (RRF_K + s_rank) if s_rank else 0.0
-        )
+        if method == "rrf":
+            score = (1 / (RRF_K + k_rank) if k_rank else 0.0) + (1 / (RRF_K + s_rank) if s_rank else 0.0)
+        else:
+            score = (
+                ALPHA * parts.get("similarity", 0.0)
+                + (1 - ALPHA) * parts.get("keyword_score", 0.0) / top_bm25
+            )
         fused.append(
             Fused(
                 key=key, score=score,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from paperwire.search.fusion import RRF_K, Fused
+from paperwire.search.fusion import ALPHA, RRF_K, Fused
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,12 @@ class Explanation:
             parts.append(f"keyword #{self.keyword_rank} (BM25 {self.keyword_score:.2f}; {terms})")
         if self.semantic_rank is not None:
             parts.append(f"semantic #{self.semantic_rank} (cosine {self.similarity:.3f})")
-        if self.method != "rrf":
-            return " + ".join(parts) + f" ({self.method} only)"
-        return " + ".join(parts) + f" → reciprocal rank fusion (k={RRF_K}) {self.fused_score:.4f}"
+        if self.method == "rrf":
+            return " + ".join(parts) + f" → reciprocal rank fusion (k={RRF_K}) {self.fused_score:.4f}"
+        if self.method == "convex":
+            how = f"{ALPHA:g}·cosine + {1 - ALPHA:g}·BM25/top BM25"
+            return " + ".join(parts) + f" → {how} = {self.fused_score:.3f}"
+        return " + ".join(parts) + f" ({self.method} only)"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnxruntime  # noqa: F401  # must load before usearch: importing it after usearch segfaults
 from usearch.index import Index
 
 CONNECTIVITY = 16
