@@ -17,6 +17,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 run: setup
 	$(BIN)/paperwire init
 	$(BIN)/paperwire stats
+	$(BIN)/paperwire search Xception --limit 3
 
 test: setup
 	$(BIN)/pytest

@@ -34,3 +34,9 @@ def engine(settings: Settings) -> sa.Engine:
 @pytest.fixture
 def seeds() -> list[Path]:
     return sorted(shared_path("seeds").glob("*.txt"))
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX export of the bundled model for the whole test session (PAPERWIRE_MODELS_DIR)."""
+    return tmp_path_factory.mktemp("models")

@@ -36,7 +36,10 @@ def paperwire(
         for k, v in os.environ.items()
         if not k.startswith("PAPERWIRE_") and k not in ("COLUMNS", "LINES", "FORCE_COLOR")
     }
-    environment.update({"HOME": str(cwd / "home"), "NO_COLOR": "1", **(env or {})})
+    # these tests are about the store: keyword-only indexing keeps them quick (test_search_cli embeds)
+    environment.update(
+        {"HOME": str(cwd / "home"), "NO_COLOR": "1", "PAPERWIRE_EMBEDDINGS": "false", **(env or {})}
+    )
     environment.pop("XDG_DATA_HOME", None)
     return subprocess.run(
         [sys.executable, "-m", "paperwire", *map(str, args)],

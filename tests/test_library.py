@@ -23,17 +23,8 @@ def _quiet(*_args: object) -> None:
     return None
 
 
-@pytest.fixture(scope="module")
-def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One ONNX export for the whole module, shared by every data directory through a symlink."""
-    return tmp_path_factory.mktemp("models")
-
-
 def make_library(data_dir: Path, models: Path, inputs: list[str], **overrides: object) -> Library:
-    settings = load_settings(data_dir=data_dir, demo_corpus=False, **overrides)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    if not (data_dir / "models").exists():
-        (data_dir / "models").symlink_to(models, target_is_directory=True)
+    settings = load_settings(data_dir=data_dir, demo_corpus=False, models_dir=models, **overrides)
     library = Library(settings)
     pipeline.ingest(library.engine, settings, inputs, None, _quiet)
     library.sync()
@@ -41,17 +32,17 @@ def make_library(data_dir: Path, models: Path, inputs: list[str], **overrides: o
 
 
 @pytest.fixture(scope="module")
-def seeds_library(tmp_path_factory: pytest.TempPathFactory, models: Path) -> Iterator[Library]:
+def seeds_library(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[Library]:
     seeds = sorted(str(p) for p in shared_path("seeds").glob("*.txt"))
-    library = make_library(tmp_path_factory.mktemp("seeds") / "data", models, seeds)
+    library = make_library(tmp_path_factory.mktemp("seeds") / "data", models_dir, seeds)
     yield library
     library.close()
 
 
 @pytest.fixture(scope="module")
-def daily_library(tmp_path_factory: pytest.TempPathFactory, models: Path) -> Iterator[Library]:
+def daily_library(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[Library]:
     day = sorted(shared_path("data", "arxiv", "daily_arxiv_jsonl").glob("*.jsonl.gz"))[0]
-    library = make_library(tmp_path_factory.mktemp("daily") / "data", models, [str(day)])
+    library = make_library(tmp_path_factory.mktemp("daily") / "data", models_dir, [str(day)])
     yield library
     library.close()
 
@@ -150,9 +141,9 @@ def test_malformed_queries_never_crash(daily_library: Library, query: str) -> No
     assert results.total >= 0
 
 
-def test_keyword_only_without_embeddings_says_so(tmp_path: Path, models: Path) -> None:
+def test_keyword_only_without_embeddings_says_so(tmp_path: Path, models_dir: Path) -> None:
     seeds = sorted(str(p) for p in shared_path("seeds").glob("*.txt"))
-    library = make_library(tmp_path / "data", models, seeds, embeddings=False)
+    library = make_library(tmp_path / "data", models_dir, seeds, embeddings=False)
     results = library.search(SearchRequest("Xception"))
     assert results.mode == "keyword" and "keyword-only" in results.notes[0]
     assert "Xception" in results.hits[0].title
@@ -167,9 +158,9 @@ def _new_paper(folder: Path, paper_id: str, title: str, abstract: str) -> str:
     return str(path)
 
 
-def test_incremental_updates_embed_only_what_changed(tmp_path: Path, models: Path) -> None:
+def test_incremental_updates_embed_only_what_changed(tmp_path: Path, models_dir: Path) -> None:
     seeds = sorted(str(p) for p in shared_path("seeds").glob("*.txt"))
-    library = make_library(tmp_path / "data", models, seeds)
+    library = make_library(tmp_path / "data", models_dir, seeds)
     assert library.sync().changed is False  # nothing new: nothing done
     new = _new_paper(tmp_path, "2611.00001", "Quokka routing for sparse mixtures",
                      "We route tokens to quokka experts in sparse mixture models.")  # fmt: skip
@@ -179,10 +170,10 @@ def test_incremental_updates_embed_only_what_changed(tmp_path: Path, models: Pat
     assert library.search(SearchRequest("quokka")).hits[0].id == "2611.00001"
 
 
-def test_sync_repairs_lost_and_lagging_indexes(tmp_path: Path, models: Path) -> None:
+def test_sync_repairs_lost_and_lagging_indexes(tmp_path: Path, models_dir: Path) -> None:
     seeds = sorted(str(p) for p in shared_path("seeds").glob("*.txt"))
     data_dir = tmp_path / "data"
-    library = make_library(data_dir, models, seeds)
+    library = make_library(data_dir, models_dir, seeds)
     papers = len(library.keyword)
     library.close()
     # a crash after the indexes were written but before their record was: the record lags

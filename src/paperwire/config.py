@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     embedding_backend: Literal["onnx-int8", "torch"] = Field(
         "onnx-int8", description="'onnx-int8': quantised ONNX Runtime (fast on CPU); 'torch': plain fp32."
     )
+    models_dir: Path | None = Field(
+        None, description="Where converted (ONNX) models are cached; default: models/ in data_dir."
+    )
     embedding_batch_size: int = Field(32, ge=1, le=4096, description="Texts embedded per model call.")
     oai_url: str = Field(
         "https://export.arxiv.org/oai2", description="Base URL of the arXiv OAI-PMH endpoint."

@@ -54,7 +54,7 @@ class Library:
 
         return load_embedder(
             self.settings.embedding_model, self.settings.embedding_backend,
-            self.settings.data_dir / "models", self.settings.embedding_batch_size,
+            self.settings.models_dir or self.settings.data_dir / "models", self.settings.embedding_batch_size,
         )  # fmt: skip
 
     @cached_property
