@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -206,3 +209,28 @@ def test_topics_of_seed_page_001_and_overlap_of_the_two_pages(seeds_library: Lib
     assert 2 <= len(groups) <= 6 and all(group.label for group in groups)
     grouped = [hit.id for group in groups for hit in group.hits]
     assert sorted(grouped) == sorted(hit.id for hit in hits)  # every hit in exactly one group
+
+
+def test_search_works_while_ingest_runs(tmp_path: Path, models_dir: Path) -> None:
+    """A reader searches again and again while another process ingests and indexes."""
+    seeds = sorted(str(p) for p in shared_path("seeds").glob("*.txt"))
+    library = make_library(tmp_path / "data", models_dir, seeds, embeddings=False)
+    days = sorted(shared_path("data", "arxiv", "daily_arxiv_jsonl").glob("*.jsonl.gz"))[:8]
+    env = {**os.environ, "PAPERWIRE_EMBEDDINGS": "false", "PAPERWIRE_DEMO_CORPUS": "false"}
+    command = [
+        sys.executable,
+        "-m",
+        "paperwire",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "ingest",
+        *map(str, days),
+    ]
+    writer = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    totals = []
+    while writer.poll() is None:
+        totals.append(library.search(SearchRequest("language models", limit=5)).total)
+    assert writer.wait() == 0, writer.stderr.read() if writer.stderr else ""
+    totals.append(library.search(SearchRequest("language models", limit=5)).total)
+    assert len(totals) > 3 and totals == sorted(totals)  # never an error, never fewer hits than before
+    assert totals[-1] > totals[0]
