@@ -114,7 +114,7 @@ class Library:
             notes.append(NO_VECTORS_NOTE)
             return [], "keyword"
         query_vector = self.embedder.embed([parsed.semantic])[0]
-        restricted = parsed.filters.active or bool(parsed.restrictions or parsed.phrases)
+        restricted = parsed.filters.active or bool(parsed.restrictions)
         hits = self.vectors.search(query_vector, depth * (4 if restricted else 1))
         if restricted:
             allowed = self.keyword.keys_matching(parsed, [h.key for h in hits])

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rich.markup import escape
@@ -14,16 +15,19 @@ from paperwire.console import err, fail, out, print_json
 from paperwire.errors import PaperwireError
 from paperwire.library import Library
 from paperwire.search.query import SORTS, Filters, SearchRequest
-from paperwire.search.results import Hit
+from paperwire.search.results import Hit, SearchResults
 from paperwire.search.sync import SyncReport
 
+T = TypeVar("T")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print as JSON.")]
 LimitOption = Annotated[int, typer.Option(help="How many hits.", min=1, max=200)]
 
 
-def open_library(ctx: typer.Context) -> Library:
+def with_library(ctx: typer.Context, work: Callable[[Library], T]) -> T:
+    """Run work on the data directory's Library; a PaperwireError becomes a message and exit 1."""
     try:
-        return Library(ctx.obj)
+        with Library(ctx.obj) as library:
+            return work(library)
     except PaperwireError as exc:
         fail(exc)
 
@@ -81,13 +85,12 @@ def search(
     as_json: JsonOption = False,
 ) -> None:
     """Search papers by words and by meaning."""
-    with open_library(ctx) as library:
-        try:
-            filters = Filters(since, until, tuple(category or ()), has_code)
-            request = SearchRequest(query, filters, sort, limit, offset, mode)  # type: ignore[arg-type]
-            results = library.search(request)
-        except PaperwireError as exc:
-            fail(exc)
+
+    def run(library: Library) -> SearchResults:
+        filters = Filters(since, until, tuple(category or ()), has_code)
+        return library.search(SearchRequest(query, filters, sort, limit, offset, mode))  # type: ignore[arg-type]
+
+    results = with_library(ctx, run)
     if as_json:
         print_json(results.to_dict())
         return
@@ -110,11 +113,7 @@ def related(
     as_json: JsonOption = False,
 ) -> None:
     """Papers related to one paper by meaning and distinctive terms (never its own versions)."""
-    with open_library(ctx) as library:
-        try:
-            hits = library.related(paper_id, limit)
-        except PaperwireError as exc:
-            fail(exc)
+    hits = with_library(ctx, lambda library: library.related(paper_id, limit))
     if as_json:
         print_json([hit.to_dict() for hit in hits])
         return
@@ -129,11 +128,7 @@ def topics(
     as_json: JsonOption = False,
 ) -> None:
     """Split a query's results into a handful of labelled topic groups."""
-    with open_library(ctx) as library:
-        try:
-            groups = library.topics(SearchRequest(query, limit=limit))
-        except PaperwireError as exc:
-            fail(exc)
+    groups = with_library(ctx, lambda library: library.topics(SearchRequest(query, limit=limit)))
     if as_json:
         print_json([group.to_dict() for group in groups])
         return
@@ -150,11 +145,7 @@ def overlap(
     as_json: JsonOption = False,
 ) -> None:
     """Which papers two collections (or searches) share, counting duplicates as one paper."""
-    with open_library(ctx) as library:
-        try:
-            result = library.overlap(first, second)
-        except PaperwireError as exc:
-            fail(exc)
+    result = with_library(ctx, lambda library: library.overlap(first, second))
     if as_json:
         print_json(result.to_dict())
         return
@@ -174,11 +165,7 @@ def reindex(
     as_json: JsonOption = False,
 ) -> None:
     """Rebuild the search indexes from the store (vectors come from the embedding cache)."""
-    with open_library(ctx) as library:
-        try:
-            report = sync_indexes(library, quiet=as_json, rebuild=not check)
-        except PaperwireError as exc:
-            fail(exc)
+    report = with_library(ctx, lambda library: sync_indexes(library, quiet=as_json, rebuild=not check))
     summary = {"keyword": report.keyword, "embedded": report.embedded, "vectors": report.vectors}
     if as_json:
         print_json({**summary, "repaired": report.repaired})
