@@ -13,6 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from paperwire.config import load_settings
+from paperwire.library import Library
 from paperwire.store import schema
 from paperwire.store.database import open_database
 
@@ -23,7 +24,12 @@ RECORDS = 12_000
 
 
 def run_ingest(data_dir: Path, source: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "PAPERWIRE_DATA_DIR": str(data_dir), "PAPERWIRE_INGEST_BATCH_SIZE": "500"}
+    env = {
+        **os.environ,
+        "PAPERWIRE_DATA_DIR": str(data_dir),
+        "PAPERWIRE_INGEST_BATCH_SIZE": "500",
+        "PAPERWIRE_EMBEDDINGS": "false",  # the kills land in the store and keyword-index writes alike
+    }
     return subprocess.Popen(
         [sys.executable, "-m", "paperwire", "ingest", "--json", str(source)],
         env=env,
@@ -78,3 +84,14 @@ def test_sigkill_at_random_points_then_rerun_equals_uninterrupted_run(tmp_path: 
     assert len(expected["papers"]) > 10_000
     assert actual == expected
     assert actual["orphan_keys"] == [(0,)]
+    # the keyword index holds every paper once, each built from the paper's current text
+    library = Library(load_settings(data_dir=crashed, embeddings=False))
+    with library.engine.connect() as conn:
+        d, p = schema.search_docs, schema.papers
+        stale = conn.execute(
+            sa.select(sa.func.count())
+            .select_from(p.outerjoin(d, d.c.paper_id == p.c.id))
+            .where(sa.or_(d.c.keyword_hash.is_(None), d.c.keyword_hash != p.c.content_hash))
+        ).scalar_one()
+    assert stale == 0 and len(library.keyword) == len(actual["papers"])
+    library.close()
