@@ -69,7 +69,7 @@ def seed_vectors(int8: Embedder, fp32: Embedder, seed_texts: list[str]) -> dict[
 
 
 def cache_entries(cache_dir: Path) -> list[Path]:
-    return sorted((cache_dir / "models").iterdir())
+    return sorted(cache_dir.iterdir())
 
 
 def test_vectors_are_unit_float32_rows(int8: Embedder, fp32: Embedder) -> None:
@@ -162,7 +162,7 @@ def test_damaged_cached_model_is_rebuilt(
     (tmp_path / "models" / ".tmp-crashed").mkdir()
     ((tmp_path / "models" / ".tmp-crashed") / "model.onnx").write_bytes(b"\0" * 100)
     with caplog.at_level(logging.WARNING, logger="paperwire.search.onnx_export"):
-        rebuilt = load_embedder(None, "onnx-int8", tmp_path)
+        rebuilt = load_embedder(None, "onnx-int8", tmp_path / "models")
     assert "damaged" in caplog.text
     manifest = json.loads((copy / "manifest.json").read_text())
     assert onnx_export._file_sha256(copy / "model.onnx") == manifest["onnx_sha256"]
@@ -195,7 +195,7 @@ def test_broken_model_folder_is_a_config_error(tmp_path: Path) -> None:
         with pytest.raises(ConfigError) as info:
             load_embedder(str(folder), backend, tmp_path / "data")
         assert info.value.hint
-    assert not list((tmp_path / "data" / "models").glob("*-onnx-int8"))
+    assert not list((tmp_path / "data").glob("*-onnx-int8"))
 
 
 def test_folder_without_weights_is_a_config_error(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import tantivy
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
@@ -280,6 +280,9 @@ DOC = st.sampled_from("abcdefghij")
 
 
 @hypothesis_settings(max_examples=200, deadline=None)
+@example(
+    qrels={"q2": {"i": 1}}, rankings={"q1": [], "q2": ["a", "b", "c", "d", "e", "f", "g", "h", "i"]}, k=1
+)  # a relevant document just beyond the depth
 @given(
     qrels=st.dictionaries(
         st.sampled_from(["q1", "q2", "q3"]), st.dictionaries(DOC, st.integers(0, 4), min_size=1), min_size=1
@@ -294,7 +297,8 @@ def test_metrics_match_trec_eval(
     depth = 8
     measures = {f"ndcg_cut.{k}", f"recall.{depth}", "recip_rank", f"map_cut.{depth}"}
     # trec_eval ranks by score alone: give each rank a distinct score
-    run = {q: {d: float(len(r) - i) for i, d in enumerate(r)} for q, r in rankings.items() if r}
+    # score_run reads the first `depth` results of a ranking (MRR too): give trec_eval the same run
+    run = {q: {d: float(len(r) - i) for i, d in enumerate(r[:depth])} for q, r in rankings.items() if r}
     per_query = pytrec_eval.RelevanceEvaluator(qrels, measures).evaluate(run)
     judged = [q for q, grades in qrels.items() if any(g > 0 for g in grades.values())]
     ours = score_run(rankings, qrels, k=k, depth=depth)

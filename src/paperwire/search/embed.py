@@ -66,7 +66,7 @@ def paper_text(title: str, abstract: str) -> str:
 def load_embedder(model: str | None, backend: str, cache_dir: Path, batch_size: int = 32) -> Embedder:
     """An embedder for `model` (None: the bundled MiniLM) on `backend` ("onnx-int8" or "torch").
 
-    The onnx-int8 backend exports and quantises the model once and caches it under cache_dir/models.
+    The onnx-int8 backend exports and quantises the model once and caches it in cache_dir (the models folder).
     """
     if backend not in BACKENDS:
         raise ConfigError(f"unknown embedding backend {backend!r}", hint=f"use one of {', '.join(BACKENDS)}")

@@ -69,7 +69,7 @@ def weights_digest(model_dir: Path) -> str:
 def cached_int8_model(model_dir: Path, name: str, cache_dir: Path, max_length: int) -> Artifact:
     """The cached int8 ONNX export of `model_dir`, exporting and quantising it first if needed."""
     digest = weights_digest(model_dir)
-    models = cache_dir / "models"
+    models = cache_dir  # the models folder itself (settings.models_dir, default <data dir>/models)
     entry = models / f"{_slug(name)}-{digest[:16]}-onnx-int8"
     artifact = _verified(entry, digest)
     if artifact is not None:
