@@ -550,6 +550,69 @@ def _exact(matrix: np.ndarray, keys: np.ndarray, queries: np.ndarray, k: int) ->
     return np.take_along_axis(best_keys, np.argsort(-best_scores, axis=1), axis=1)
 
 
+def hardness(work: Path, small: int, large: int) -> list[dict[str, Any]]:
+    """Are mixed vectors as easy for HNSW as embedded ones? Indexes of equal size, the same queries.
+
+    Built here with paperwire's HNSW settings: the embedded vectors of the `small` corpus (and
+    subsets of them, for the trend with size), and as many mixed vectors from the `large` one.
+    """
+    from usearch.index import Index
+
+    from paperwire.search import vectors as vector_module
+    from paperwire.search.embed import load_embedder
+
+    embedder = load_embedder(None, "onnx-int8", work / "models")
+    queries = json.loads((work / "queries.json").read_text())
+    texts = np.asarray(embedder.embed([t for _, t in queries["recall"]]), dtype=np.float32)
+
+    def stored(db: Path, where: str = "", limit: int = -1) -> np.ndarray:
+        with sqlite3.connect(db) as conn:
+            sql = f"SELECT vector FROM embeddings {where} ORDER BY paper_id LIMIT {limit}"
+            blobs = [r[0] for r in conn.execute(sql)]
+        matrix = np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(blobs), -1).astype(np.float32)
+        return np.asarray(matrix / np.linalg.norm(matrix, axis=1, keepdims=True), dtype=np.float32)
+
+    embedded = stored(work / str(small) / "data" / "paperwire.db")
+    real = json.loads((work / str(small) / "corpus.json").read_text())["real"]
+    first_mixed = _synthetic_id(small - real)  # synthetic papers past the small corpus have mixed vectors
+    mixed = stored(
+        work / str(large) / "data" / "paperwire.db", f"WHERE paper_id >= '{first_mixed}'", len(embedded)
+    )
+    rng = np.random.default_rng(9)
+    sets = [(f"embedded, {n:,}", embedded[rng.choice(len(embedded), n, replace=False)])
+            for n in (len(embedded) // 4, len(embedded) // 2)]  # fmt: skip
+    sets += [
+        (f"embedded, {len(embedded):,}", embedded),
+        (f"mixed, {len(embedded):,}", mixed[: len(embedded)]),
+    ]
+    rows = []
+    for name, matrix in sets:
+        index = Index(
+            ndim=matrix.shape[1], metric="cos", dtype="f16", connectivity=vector_module.CONNECTIVITY,
+            expansion_add=vector_module.EXPANSION_ADD, expansion_search=vector_module.EXPANSION_SEARCH,
+        )  # fmt: skip
+        keys = np.arange(len(matrix))
+        index.add(keys, matrix)
+        papers = matrix[rng.choice(len(matrix), 200, replace=False)]
+        exact_q, exact_p = _exact(matrix, keys, texts, 10), _exact(matrix, keys, papers, 10)
+        top = -np.sort(-(texts @ matrix.T), axis=1)[:, :10]
+        rows.append({
+            "vectors": name,
+            "text_recall_at_10": _recall([index.search(v, 10).keys for v in texts], exact_q, 10),
+            "paper_recall_at_10": _recall([index.search(v, 10).keys for v in papers], exact_p, 10),
+            "text_cos_1st": float(np.median(top[:, 0])), "text_cos_10th": float(np.median(top[:, 9])),
+        })  # fmt: skip
+    return rows
+
+
+def _recall(found: list[np.ndarray], exact: np.ndarray, k: int) -> float:
+    return float(
+        np.mean(
+            [len(set(f[:k].tolist()) & set(e[:k].tolist())) / k for f, e in zip(found, exact, strict=True)]
+        )
+    )
+
+
 # -- the baseline ----------------------------------------------------------------------------------
 
 
@@ -712,7 +775,23 @@ def table(figures: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_results(figures: list[dict[str, Any]], command: str) -> None:
+def hardness_table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "HNSW recall at paperwire's settings, embedded against mixed vectors (same queries; indexes "
+        "built for this check):",
+        "",
+        "| vectors | recall@10, query texts | recall@10, paper vectors | median cosine of 1st / 10th |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['vectors']} | {r['text_recall_at_10']:.3f} | {r['paper_recall_at_10']:.3f} "
+        f"| {r['text_cos_1st']:.3f} / {r['text_cos_10th']:.3f} |"
+        for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def write_results(figures: list[dict[str, Any]], command: str, hard: list[dict[str, Any]] | None) -> None:
     commit = subprocess.run(["git", "-C", str(BENCH), "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
     notes = []
@@ -737,6 +816,7 @@ def write_results(figures: list[dict[str, Any]], command: str) -> None:
         table(figures),
         "",
         *notes,
+        *(["", hardness_table(hard)] if hard else []),
         END,
     ])  # fmt: skip
     text = RESULTS.read_text() if RESULTS.exists() else f"# Search speed\n\n{START}\n{END}\n"
@@ -797,6 +877,8 @@ def internal(argv: list[str]) -> None:
 
         embedder = Library(settings_for(Path(rest[0]), Path(rest[1]))).embedder
         result = {"model": embedder.model_id if embedder else None}
+    elif command == "_hardness":
+        result = {"rows": hardness(Path(rest[0]), int(rest[1]), int(rest[2]))}
     elif command == "_build":
         result = build_indexes(Path(rest[0]), Path(rest[1]))
     elif command == "_measure":
@@ -843,10 +925,21 @@ def main() -> None:
     if not queries_path.exists():
         queries_path.write_text(json.dumps(make_queries(pool), indent=0))
     figures = [run_size(n, args, pool, dates) for n in args.papers]
+    hard = None
+    sizes_built = sorted(n for n in args.papers if (args.work / str(n) / "vectors.json").exists())
+    if (
+        len(sizes_built) >= 2
+        and json.loads((args.work / str(sizes_built[-1]) / "vectors.json").read_text())["mixed"]
+    ):
+        print(f"HNSW recall, embedded against mixed vectors ({sizes_built[0]:,} of each)", flush=True)
+        hard = child("_hardness", str(args.work), str(sizes_built[0]), str(sizes_built[-1]))[0]["rows"]
     print()
     print(table(figures))
+    if hard:
+        print()
+        print(hardness_table(hard))
     if not args.no_write:
-        write_results(figures, "python bench/search.py " + " ".join(sys.argv[1:]))
+        write_results(figures, "python bench/search.py " + " ".join(sys.argv[1:]), hard)
         print(f"\nwritten to {RESULTS}")
 
 
