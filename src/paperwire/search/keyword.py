@@ -169,6 +169,8 @@ class KeywordIndex:
             tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.raw()).filter(tantivy.Filter.lowercase()).build(),
         )
         self._writer: tantivy.IndexWriter | None = None
+        self._meta = path / "meta.json"
+        self._seen: tuple[int, int, int] | None = None
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -219,8 +221,24 @@ class KeywordIndex:
 
     # -- reading -------------------------------------------------------------------------------
 
+    def _searcher(self) -> tantivy.Searcher:
+        """A searcher over the latest commit, whichever process made it.
+
+        Tantivy reloads its reader on its own only after a delay; a changed meta.json (every
+        commit rewrites it) makes this reload at once, so a search never lags a finished sync.
+        """
+        try:
+            stat = self._meta.stat()
+            seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            seen = None
+        if seen != self._seen:
+            self.index.reload()
+            self._seen = seen
+        return self.index.searcher()
+
     def __len__(self) -> int:
-        return int(self.index.searcher().num_docs)
+        return int(self._searcher().num_docs)
 
     def query(self, parsed: ParsedQuery) -> tuple[tantivy.Query, str | None]:
         """The Tantivy query (filters aside), and a note when part of it was malformed.
@@ -312,7 +330,7 @@ class KeywordIndex:
         return self._run(query, limit)
 
     def _run(self, query: tantivy.Query, limit: int) -> list[KeywordHit]:
-        searcher = self.index.searcher()
+        searcher = self._searcher()
         result = searcher.search(query, limit, count=False)
         if not result.hits:
             return []
