@@ -44,8 +44,8 @@ def seeds_library(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) ->
 
 @pytest.fixture(scope="module")
 def daily_library(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> Iterator[Library]:
-    day = sorted(shared_path("data", "arxiv", "daily_arxiv_jsonl").glob("*.jsonl.gz"))[0]
-    library = make_library(tmp_path_factory.mktemp("daily") / "data", models_dir, [str(day)])
+    days = sorted(shared_path("data", "arxiv", "daily_arxiv_jsonl").glob("*.jsonl.gz"))[:2]
+    library = make_library(tmp_path_factory.mktemp("daily") / "data", models_dir, [str(d) for d in days])
     yield library
     library.close()
 
@@ -112,23 +112,27 @@ def test_pages_do_not_overlap_and_sorts_order_by_date(daily_library: Library) ->
     assert not {h.id for h in first.hits} & {h.id for h in second.hits}
     assert first.total == second.total >= 10
     newest = daily_library.search(SearchRequest("language models", limit=20, sort="newest")).hits
-    dates = [hit.published or "" for hit in newest]
+    dates = [hit.date or "" for hit in newest]
     assert dates == sorted(dates, reverse=True)
+    oldest = daily_library.search(SearchRequest("language models", limit=20, sort="oldest")).hits
+    assert [hit.date or "" for hit in oldest] == sorted(hit.date or "" for hit in oldest)
+    assert (oldest[0].date or "") < dates[0]  # two listing days, announced dates sort them
 
 
 def test_filters_hold_for_every_hit_of_every_mode(daily_library: Library) -> None:
     hits = daily_library.search(SearchRequest("language models", limit=30)).hits
     category = hits[0].categories[0]
-    published = sorted(hit.published or "" for hit in hits)
-    since = published[len(published) // 2][:10]
+    days = sorted({(hit.date or "")[:10] for hit in hits})
+    assert len(days) == 2 and all(days)  # papers of two daily listings, dated by announcement
     for mode in ("hybrid", "semantic", "keyword"):
-        request = SearchRequest(
-            "language models", Filters(since=since, categories=(category,)), limit=30, mode=mode
-        )  # type: ignore[arg-type]
-        found = daily_library.search(request).hits
-        assert found, mode
-        for hit in found:
-            assert category in hit.categories and (hit.published or "")[:10] >= since
+        for dates in (Filters(since=days[1]), Filters(until=days[0])):
+            filters = Filters(since=dates.since, until=dates.until, categories=(category,))
+            request = SearchRequest("language models", filters, limit=30, mode=mode)  # type: ignore[arg-type]
+            found = daily_library.search(request).hits
+            assert found, (mode, filters)
+            for hit in found:
+                assert category in hit.categories
+                assert days[1] <= (hit.date or "")[:10] if dates.since else (hit.date or "")[:10] <= days[0]
         coded = daily_library.search(SearchRequest("models", Filters(has_code=True), mode=mode)).hits  # type: ignore[arg-type]
         assert all(hit.links.get("code") for hit in coded)
 

@@ -204,17 +204,21 @@ class Library:
     def _collapse(
         self, fused: list[Fused], exclude_group: str | None = None, collapse: bool = True
     ) -> list[tuple[int, str | None]]:
-        """One candidate per duplicate group (its best), in fused order: (key, published)."""
+        """One candidate per duplicate group (its best), in fused order: (key, date).
+
+        The date is the first version's, or for a paper known only from a daily listing the day
+        it was announced.
+        """
         if not fused:
             return []
         d, p = schema.search_docs, schema.papers
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(d.c.key, p.c.group_id, p.c.published)
+                sa.select(d.c.key, p.c.group_id, sa.func.coalesce(p.c.published, p.c.announced))
                 .join(p, p.c.id == d.c.paper_id)
                 .where(d.c.key.in_([f.key for f in fused]))
             ).all()
-        info = {row.key: (row.group_id, row.published) for row in rows}
+        info = {key: (group, day) for key, group, day in rows}
         seen: set[str] = set()
         best: list[tuple[int, str | None]] = []
         for candidate in fused:
@@ -237,7 +241,7 @@ class Library:
                 Hit(
                     id=paper["id"], title=paper["title"], title_raw=paper["title_raw"],
                     authors=paper["authors"], categories=paper["categories"],
-                    published=paper["published"], abstract=paper["abstract"],
+                    published=paper["published"], announced=paper["announced"], abstract=paper["abstract"],
                     abstract_raw=paper["abstract_raw"], links=paper["links"],
                     versions=paper["versions"], duplicates=paper["duplicates"],
                     snippet=highlight(paper["abstract"], terms, SNIPPET_CHARS),

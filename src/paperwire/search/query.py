@@ -54,7 +54,7 @@ def parse_date(value: str, *, end: bool = False) -> str:
 
 @dataclass(frozen=True)
 class Filters:
-    """Restrictions every hit satisfies. Dates are inclusive ISO dates of first publication."""
+    """Restrictions every hit satisfies. Dates: inclusive ISO days of publication, else of announcement."""
 
     since: str | None = None
     until: str | None = None

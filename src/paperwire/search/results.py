@@ -52,7 +52,8 @@ class Hit:
     title_raw: str
     authors: list[str]
     categories: list[str]
-    published: str | None
+    published: str | None  # the first version's date, where a source gave one
+    announced: str | None  # the first day a daily listing showed it
     abstract: str
     abstract_raw: str
     links: dict[str, Any]
@@ -61,8 +62,14 @@ class Hit:
     snippet: list[tuple[str, bool]]  # abstract excerpt as (text, is_match) runs
     explanation: Explanation
 
+    @property
+    def date(self) -> str | None:
+        """The date that filters and sorts by date go by: published, else announced."""
+        return self.published or self.announced
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data["date"] = self.date
         data["snippet"] = [{"text": text, "match": match} for text, match in self.snippet]
         data["explanation"]["text"] = self.explanation.describe()
         return data

@@ -135,20 +135,22 @@ class IndexSync:
         pending = (
             sa.select(
                 p.c.id, p.c.content_hash, p.c.title, p.c.abstract, p.c.authors, p.c.categories,
-                p.c.published, p.c.links,
+                sa.func.coalesce(p.c.published, p.c.announced).label("published"), p.c.links,
             )
             .outerjoin(d, d.c.paper_id == p.c.id)
             .where(sa.or_(d.c.keyword_hash.is_(None), d.c.keyword_hash != p.c.content_hash))
+            .where(p.c.id > sa.bindparam("after"))
             .order_by(p.c.id)
             .limit(BATCH)
         )  # fmt: skip
-        done = 0
+        done, after = 0, ""
         while True:
             with self.engine.begin() as conn:
-                rows = conn.execute(pending).all()
+                rows = conn.execute(pending, {"after": after}).all()
                 if not rows:
                     return done
                 keys = self._ensure_keys(conn, [row.id for row in rows])
+            after = rows[-1].id
             self.keyword.upsert(
                 KeywordDoc(
                     key=keys[row.id], paper_id=row.id, title=row.title, abstract=row.abstract,
@@ -185,15 +187,17 @@ class IndexSync:
             sa.select(p.c.id, p.c.content_hash, p.c.title, p.c.abstract, e.c.text_hash)
             .outerjoin(e, joined)
             .where(sa.or_(e.c.content_hash.is_(None), e.c.content_hash != p.c.content_hash))
+            .where(p.c.id > sa.bindparam("after"))
             .order_by(p.c.id)
             .limit(EMBED_BATCH)
         )
-        embedded = 0
+        embedded, after = 0, ""
         while True:
             with self.engine.connect() as conn:
-                rows = conn.execute(stale).all()
+                rows = conn.execute(stale, {"after": after}).all()
             if not rows:
                 return embedded
+            after = rows[-1].id
             texts = {row.id: paper_text(row.title, row.abstract) for row in rows}
             hashes = {pid: text_hash(embedder.model_id, text) for pid, text in texts.items()}
             todo = [row for row in rows if row.text_hash != hashes[row.id]]
