@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paperwire.errors import InputError
-from paperwire.search.keyword import KeywordDoc, KeywordIndex, analyze, highlight
+from paperwire.search.keyword import KeywordDoc, KeywordIndex, _best_window, analyze, highlight
 from paperwire.search.query import Filters, parse
 
 DOCS = [
@@ -138,3 +138,24 @@ def test_highlight_marks_stem_matches_in_a_window() -> None:
     joined = "".join(text for text, _ in window)
     assert window[0] == ("…", False) and window[-1] == ("…", False) and len(joined) <= 124
     assert [text for text, matched in window if matched] == ["graph", "rewiring"]
+
+
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(1, 12)), max_size=60), st.integers(10, 200))
+def test_best_window_covers_the_most_matches(gaps: list[tuple[int, int]], width: int) -> None:
+    spans, position = [], 0
+    for gap, size in gaps:  # ordered, non-overlapping matches, as a text yields them
+        spans.append((position + gap, position + gap + size))
+        position += gap + size
+    length = position + 50
+
+    def reference(spans: list[tuple[int, int]]) -> int:  # the plain quadratic definition
+        if not spans:
+            return 0
+        best, most = 0, 0
+        for i, (a, _) in enumerate(spans):
+            if (count := sum(1 for _, e in spans[i:] if e <= a + width)) > most:
+                best, most = a, count
+        lead = min(best, width // 5)
+        return 0 if best - lead <= 0 else max(0, min(best - lead, length - width))
+
+    assert _best_window(spans, length, width) == reference(spans)

@@ -85,6 +85,9 @@ def test_related_to_drew_are_rewiring_and_oversquashing_papers(seeds_library: Li
         if any(t in f"{hit.title} {hit.abstract}".lower() for t in ("rewir", "squash", "message passing"))
     ]  # fmt: skip
     assert len(on_topic) >= 4, [hit.title for hit in related]
+    shared = {term for hit in related for term in hit.explanation.matched_terms}
+    assert {"rewir", "squash"} & shared and not {"the", "we", "of"} & shared  # distinctive terms only
+    assert all(0 < len(hit.explanation.matched_terms) <= 12 for hit in related)
 
 
 def test_one_hit_per_duplicate_group_with_the_others_attached(seeds_library: Library) -> None:

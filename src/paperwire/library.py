@@ -7,6 +7,7 @@ answers searches, related papers and topic groups.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +65,15 @@ class Library:
             return None
         return VectorIndex(self.index_dir / "vectors", embedder.model_id, embedder.dim)
 
+    @cached_property
+    def _semantic_pool(self) -> ThreadPoolExecutor:
+        """Threads that embed the query and search the vectors while the keyword search runs
+        (ONNX Runtime, usearch and Tantivy all release the GIL)."""
+        return ThreadPoolExecutor(max_workers=4, thread_name_prefix="paperwire-semantic")
+
     def close(self) -> None:
+        if "_semantic_pool" in self.__dict__:
+            self._semantic_pool.shutdown()
         self.keyword.close()
         self.engine.dispose()
 
@@ -92,13 +101,16 @@ class Library:
         parsed = parse(request.query, request.filters)
         notes: list[str] = []
         depth = max(CANDIDATES, 2 * (request.offset + request.limit))
+        semantic_notes: list[str] = []
+        semantic = self._semantic_pool.submit(self._semantic, parsed, depth, request.mode, semantic_notes)
         keyword: list[tuple[int, float]] = []
         if request.mode != "semantic":
             hits, note = self.keyword.search(parsed, depth)
             keyword = [(h.key, h.score) for h in hits]
             notes += [note] if note else []
-        semantic, mode = self._semantic(parsed, depth, request.mode, notes)
-        fused = fuse(keyword, semantic, self.settings.fusion)
+        nearest, mode = semantic.result()
+        fused = fuse(keyword, nearest, self.settings.fusion)
+        notes += semantic_notes
         return self._page(request, parsed, fused, mode, notes)
 
     def _semantic(
@@ -147,7 +159,7 @@ class Library:
         fused = [f for f in fuse(keyword, semantic, self.settings.fusion) if f.key != key]
         best = self._collapse(fused, exclude_group=paper["group_id"])[:limit]
         by_key = {f.key: f for f in fused}
-        terms = set(analyze(f"{paper['title']} {paper['abstract']}"))
+        terms = self.keyword.distinctive_terms(f"{paper['title']} {paper['abstract']}")
         return self._hits([(by_key[k], k) for k, _ in best], terms, "hybrid" if semantic else "keyword")
 
     def topics(self, request: SearchRequest, max_groups: int = 6) -> list[Topic]:

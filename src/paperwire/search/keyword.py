@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -91,11 +92,13 @@ def _best_window(spans: list[tuple[int, int]], length: int, width: int) -> int:
     """The start (at a word boundary, before the first match) of the window covering most matches."""
     if not spans:
         return 0
-    best, best_count = 0, 0
-    for i, (a, _) in enumerate(spans):
-        count = sum(1 for s, e in spans[i:] if e <= a + width)
-        if count > best_count:
-            best, best_count = a, count
+    best, best_count, j = 0, 0, 0
+    for i, (a, _) in enumerate(spans):  # spans are in order, so the window's far end only moves on
+        j = max(j, i)
+        while j < len(spans) and spans[j][1] <= a + width:
+            j += 1
+        if j - i > best_count:
+            best, best_count = a, j - i
     lead = min(best, width // 5)  # a little context before the first match
     return 0 if best - lead <= 0 else max(0, min(best - lead, length - width))
 
@@ -328,6 +331,20 @@ class KeywordIndex:
             min_doc_frequency=1, min_term_frequency=1, max_query_terms=25, stop_words=list(STOP_WORDS),
         )  # fmt: skip
         return self._run(query, limit)
+
+    def distinctive_terms(self, text: str, limit: int = 12) -> set[str]:
+        """The text's `limit` terms of highest tf-idf in this index (stop words aside)."""
+        counts: dict[str, int] = {}
+        for term in analyze(text):
+            if term not in STOP_WORDS and not term.isdigit():
+                counts[term] = counts.get(term, 0) + 1
+        searcher = self._searcher()
+        total = max(1, int(searcher.num_docs))
+
+        def weight(term: str) -> float:
+            return counts[term] * math.log(1 + total / (1 + searcher.doc_freq("text", term)))
+
+        return set(sorted(counts, key=weight, reverse=True)[:limit])
 
     def _run(self, query: tantivy.Query, limit: int) -> list[KeywordHit]:
         searcher = self._searcher()
