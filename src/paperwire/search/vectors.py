@@ -17,7 +17,7 @@ from usearch.index import Index
 
 CONNECTIVITY = 16
 EXPANSION_ADD = 128
-EXPANSION_SEARCH = 96
+EXPANSION_SEARCH = 400  # recall@10 0.968 against exact at 100k real abstracts (bench/HNSW.md)
 
 
 @dataclass(frozen=True)
