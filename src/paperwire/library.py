@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sqlalchemy as sa
 
+from paperwire import trending
 from paperwire.config import Settings
 from paperwire.errors import NotFoundError
 from paperwire.search.fusion import Fused, fuse
@@ -161,6 +162,27 @@ class Library:
         by_key = {f.key: f for f in fused}
         terms = self.keyword.distinctive_terms(f"{paper['title']} {paper['abstract']}")
         return self._hits([(by_key[k], k) for k, _ in best], terms, "hybrid" if semantic else "keyword")
+
+    # -- attention -------------------------------------------------------------------------------
+
+    def record_event(self, paper_id: str, kind: str, actor: str) -> bool:
+        """Count a view, save, upvote or digest click (once per actor: see trending.py)."""
+        paper = self.paper(paper_id)  # NotFoundError for an unknown id; versions resolve to the paper
+        with self.engine.begin() as conn:
+            return trending.record_event(conn, paper["id"], kind, actor)
+
+    def withdraw_vote(self, paper_id: str, kind: str, actor: str) -> bool:
+        paper = self.paper(paper_id)
+        with self.engine.begin() as conn:
+            return trending.withdraw_vote(conn, paper["id"], kind, actor)
+
+    def trending(
+        self, window: str = "week", category: str | None = None, limit: int = 20
+    ) -> tuple[trending.TrendingList, list[dict[str, Any]]]:
+        """What is trending in the window, and the papers themselves in that order."""
+        with self.engine.connect() as conn:
+            ranked = trending.trending(conn, window, category, limit)
+            return ranked, [reads.get_paper(conn, entry.paper_id) for entry in ranked.papers]
 
     def topics(self, request: SearchRequest, max_groups: int = 6) -> list[Topic]:
         """The request's hits split into labelled groups (by their vectors, or their words)."""

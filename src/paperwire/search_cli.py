@@ -1,8 +1,9 @@
-"""Search commands of the command line: search, related, topics, overlap, reindex, eval."""
+"""Search commands of the command line: search, related, topics, overlap, trending, reindex, eval."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, TypeVar
 
@@ -157,6 +158,41 @@ def overlap(
         out.print(f"   {escape(title)}")
 
 
+def trending(
+    ctx: typer.Context,
+    window: Annotated[str, typer.Option(help="day, week or month.")] = "week",
+    category: Annotated[str | None, typer.Option(help="Only this category or archive (cs.LG, cs).")] = None,
+    limit: LimitOption = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """The papers getting the most attention (votes, saves, views, Hugging Face upvotes), newest first
+    among those without any yet; the score is documented in paperwire/trending.py."""
+    ranked, papers = with_library(ctx, lambda library: library.trending(window, category, limit))
+    if as_json:
+        print_json(
+            {
+                "window": ranked.window, "as_of": ranked.as_of, "category": ranked.category,
+                "papers": [
+                    {**asdict(entry), "title": paper["title"], "authors": paper["authors"]}
+                    for entry, paper in zip(ranked.papers, papers, strict=True)
+                ],
+            }
+        )  # fmt: skip
+        return
+    scope = f" in {escape(category)}" if category else ""
+    out.print(f"[bold]Trending this {ranked.window}{scope}[/] [dim](as of {ranked.as_of})[/]")
+    if not ranked.papers:
+        out.print("nothing yet: no paper was announced, published or voted on in this window")
+    for number, (entry, paper) in enumerate(zip(ranked.papers, papers, strict=True), 1):
+        why = ", ".join(f"{n} {kind}{'s' * (n > 1)}" for kind, n in sorted(entry.events.items()))
+        if entry.upvotes:
+            why = ", ".join(filter(None, [f"{entry.upvotes} HF upvotes", why]))
+        out.print(
+            f"[bold]{number}. {escape(paper['title'])}[/]  [dim]{escape(paper['id'])}  "
+            f"score {entry.score:.2f}{' · ' + escape(why) if why else ' · new'}[/]"
+        )
+
+
 def reindex(
     ctx: typer.Context,
     check: Annotated[
@@ -201,4 +237,4 @@ def evaluate(
         out.print(format_table(results, title=name))
 
 
-COMMANDS = (search, related, topics, overlap, reindex)
+COMMANDS = (search, related, topics, overlap, trending, reindex)

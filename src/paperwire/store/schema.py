@@ -22,7 +22,7 @@ papers = sa.Table(
     sa.Column("doi", sa.Text),
     sa.Column("published", sa.Text, index=True),  # ISO 8601 date(-time) of the first version
     sa.Column("updated", sa.Text),
-    sa.Column("announced", sa.Text),  # first date a daily listing showed it
+    sa.Column("announced", sa.Text, index=True),  # first date a daily listing showed it
     sa.Column("listed", sa.Text),  # listing date of the record whose text is kept
     sa.Column("links", sa.JSON, nullable=False),  # abs, pdf: str; code, project: list[str]
     sa.Column("sources", sa.JSON, nullable=False),  # names of the formats it came from
@@ -47,7 +47,7 @@ paper_signals = sa.Table(
     metadata,
     sa.Column("paper_id", sa.Text, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("source", sa.Text, primary_key=True),
-    sa.Column("observed_on", sa.Text, primary_key=True),  # ISO date the signal was read
+    sa.Column("observed_on", sa.Text, primary_key=True, index=True),  # ISO date the signal was read
     sa.Column("data", sa.JSON, nullable=False),  # upvotes, comments, github_repo, ...
 )
 
@@ -137,4 +137,20 @@ search_docs = sa.Table(
     ),
     sa.Column("keyword_hash", sa.Text),
     sa.Column("vector_hash", sa.Text),
+)
+
+# What people did with papers, for trending: one row per (paper, kind, actor, bucket). Votes
+# (upvote, save) have the empty bucket, so one per actor and paper ever; views and digest clicks
+# have the day as bucket, so one per actor, paper and day. The actor is a user or subscriber id,
+# or a hash of the client's address.
+paper_events = sa.Table(
+    "paper_events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("paper_id", sa.Text, sa.ForeignKey("papers.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),  # upvote, save, view, click
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("bucket", sa.Text, nullable=False),
+    sa.Column("at", sa.Text, nullable=False, index=True),  # ISO 8601 date-time, UTC
+    sa.UniqueConstraint("paper_id", "kind", "actor", "bucket", name="uq_paper_events_once"),
 )
