@@ -16,6 +16,7 @@ from paperwire import pipeline, trending
 from paperwire.config import load_settings
 from paperwire.errors import InputError
 from paperwire.library import Library
+from paperwire.search.query import SearchRequest
 from paperwire.store import schema
 from test_cli import paperwire
 
@@ -167,3 +168,18 @@ def test_trending_command_prints_and_answers_json(tmp_path: Path) -> None:
 def test_as_of_never_passes_today(hf_library: Library) -> None:
     with hf_library.engine.connect() as conn:
         assert trending.latest_day(conn, date(2026, 8, 20)) < date(2026, 8, 21)
+
+
+def test_search_sorts_by_trending(hf_library: Library) -> None:
+    hf_library.sync()
+    relevance = hf_library.search(SearchRequest("models", limit=50)).hits
+    assert len(relevance) >= 5
+    quiet = relevance[-1].id  # the least relevant hit gets attention
+    for n in range(200):
+        hf_library.record_event(quiet, "upvote", f"user:{n}")
+    hits = hf_library.search(SearchRequest("models", limit=50, sort="trending")).hits
+    assert hits[0].id == quiet and {h.id for h in hits} == {h.id for h in relevance}
+    ranked, _ = hf_library.trending("month", limit=100)
+    score = {entry.paper_id: entry.score for entry in ranked.papers}
+    in_order = [score.get(hit.id, 0.0) for hit in hits]
+    assert in_order == sorted(in_order, reverse=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import sqlalchemy as sa
@@ -35,6 +35,12 @@ CANDIDATES = 100  # per list, before fusion
 SNIPPET_CHARS = 320
 KEYWORD_ONLY_NOTE = "keyword-only search: embeddings are turned off (PAPERWIRE_EMBEDDINGS=false)"
 NO_VECTORS_NOTE = "keyword-only search: no papers are embedded yet; run `paperwire reindex`"
+
+
+class Candidate(NamedTuple):
+    key: int  # in the search indexes
+    paper_id: str
+    date: str | None  # the first version's, else the day a daily listing announced it
 
 
 class Library:
@@ -139,10 +145,14 @@ class Library:
     ) -> SearchResults:
         best = self._collapse(fused, collapse=request.collapse)
         if request.sort in ("newest", "oldest"):
-            best.sort(key=lambda pair: pair[1] or "", reverse=request.sort == "newest")
+            best.sort(key=lambda c: c.date or "", reverse=request.sort == "newest")
+        elif request.sort == "trending":  # by this month's trending score; relevance among equals
+            with self.engine.connect() as conn:
+                _, attention = trending.scores(conn, "month")
+            best.sort(key=lambda c: -(a.attention + a.recency) if (a := attention.get(c.paper_id)) else 0.0)
         page = best[request.offset : request.offset + request.limit]
         by_key = {f.key: f for f in fused}
-        hits = self._hits([(by_key[key], key) for key, _ in page], set(analyze(parsed.semantic)), mode)
+        hits = self._hits([(by_key[c.key], c.key) for c in page], set(analyze(parsed.semantic)), mode)
         return SearchResults(request.query, mode, len(best), request.offset, hits, notes)
 
     def related(self, paper_id: str, limit: int = 10) -> list[Hit]:
@@ -161,7 +171,7 @@ class Library:
         best = self._collapse(fused, exclude_group=paper["group_id"])[:limit]
         by_key = {f.key: f for f in fused}
         terms = self.keyword.distinctive_terms(f"{paper['title']} {paper['abstract']}")
-        return self._hits([(by_key[k], k) for k, _ in best], terms, "hybrid" if semantic else "keyword")
+        return self._hits([(by_key[c.key], c.key) for c in best], terms, "hybrid" if semantic else "keyword")
 
     # -- attention -------------------------------------------------------------------------------
 
@@ -237,32 +247,28 @@ class Library:
 
     def _collapse(
         self, fused: list[Fused], exclude_group: str | None = None, collapse: bool = True
-    ) -> list[tuple[int, str | None]]:
-        """One candidate per duplicate group (its best), in fused order: (key, date).
-
-        The date is the first version's, or for a paper known only from a daily listing the day
-        it was announced.
-        """
+    ) -> list[Candidate]:
+        """One candidate per duplicate group (its best), in fused order."""
         if not fused:
             return []
         d, p = schema.search_docs, schema.papers
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(d.c.key, p.c.group_id, sa.func.coalesce(p.c.published, p.c.announced))
+                sa.select(d.c.key, p.c.id, p.c.group_id, sa.func.coalesce(p.c.published, p.c.announced))
                 .join(p, p.c.id == d.c.paper_id)
                 .where(d.c.key.in_([f.key for f in fused]))
             ).all()
-        info = {key: (group, day) for key, group, day in rows}
+        info = {key: (paper_id, group, day) for key, paper_id, group, day in rows}
         seen: set[str] = set()
-        best: list[tuple[int, str | None]] = []
+        best: list[Candidate] = []
         for candidate in fused:
             if candidate.key not in info:
                 continue  # deleted since it was indexed; the next sync sees the count differ and rebuilds
-            group, published = info[candidate.key]
+            paper_id, group, day = info[candidate.key]
             if group == exclude_group or (collapse and group in seen):
                 continue
             seen.add(group)
-            best.append((candidate.key, published))
+            best.append(Candidate(candidate.key, paper_id, day))
         return best
 
     def _hits(self, page: Sequence[tuple[Fused, int]], terms: set[str], method: str) -> list[Hit]:

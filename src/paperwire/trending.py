@@ -109,6 +109,52 @@ def latest_day(conn: sa.Connection, today: date) -> date:
     return max(days) if days else today
 
 
+@dataclass
+class _Attention:
+    attention: float = 0.0
+    recency: float = 0.0
+    events: dict[str, int] = field(default_factory=dict)
+    upvotes: int = 0
+
+
+def scores(conn: sa.Connection, window: str, today: date | None = None) -> tuple[date, dict[str, _Attention]]:
+    """The window's last day, and the attention and recency of every paper with either in it."""
+    if window not in WINDOWS:
+        raise InputError(f"unknown window {window!r}", hint=f"use one of {', '.join(WINDOWS)}")
+    days = WINDOWS[window]
+    end = latest_day(conn, today or datetime.now(UTC).date())
+    half_life = days / 3
+
+    def decay(day: date | None) -> float:
+        age = max(0, (end - day).days) if day else days
+        return float(0.5 ** ((age + 0.5) / half_life))  # an event of the last day is half a day old
+
+    found: dict[str, _Attention] = {}
+    lo, hi = (end - timedelta(days=days - 1)).isoformat(), (end + timedelta(days=1)).isoformat()
+    e, s, p = schema.paper_events, schema.paper_signals, schema.papers
+    for paper_id, kind, at in conn.execute(
+        sa.select(e.c.paper_id, e.c.kind, e.c.at).where(e.c.at >= lo, e.c.at < hi)
+    ):
+        entry = found.setdefault(paper_id, _Attention())
+        entry.attention += EVENT_WEIGHTS.get(kind, 0.0) * decay(_day(at))
+        entry.events[kind] = entry.events.get(kind, 0) + 1
+    newest: dict[str, tuple[str, dict[str, Any]]] = {}
+    for paper_id, observed, data in conn.execute(
+        sa.select(s.c.paper_id, s.c.observed_on, s.c.data).where(s.c.observed_on >= lo, s.c.observed_on < hi)
+    ):
+        if paper_id not in newest or observed > newest[paper_id][0]:
+            newest[paper_id] = (observed, data or {})
+    for paper_id, (observed, data) in newest.items():
+        entry = found.setdefault(paper_id, _Attention())
+        entry.upvotes = int(data.get("upvotes") or 0)
+        points = entry.upvotes + COMMENT_WEIGHT * int(data.get("comments") or 0)
+        entry.attention += (points + CODE_WEIGHT * bool(data.get("github_repo"))) * decay(_day(observed))
+    dated = sa.func.coalesce(p.c.announced, p.c.published)
+    for paper_id, day in conn.execute(sa.select(p.c.id, dated).where(dated >= lo, dated < hi)):
+        found.setdefault(paper_id, _Attention()).recency = RECENCY * decay(_day(day))
+    return end, found
+
+
 def trending(
     conn: sa.Connection,
     window: str = "week",
@@ -117,70 +163,26 @@ def trending(
     today: date | None = None,
 ) -> TrendingList:
     """The papers with the highest trending score in the window (see the module's docstring)."""
-    if window not in WINDOWS:
-        raise InputError(f"unknown window {window!r}", hint=f"use one of {', '.join(WINDOWS)}")
-    days = WINDOWS[window]
-    end = latest_day(conn, today or datetime.now(UTC).date())
-    start = end - timedelta(days=days - 1)
-    half_life = days / 3
-
-    def decay(day: date | None) -> float:
-        age = max(0, (end - day).days) if day else days
-        return float(0.5 ** ((age + 0.5) / half_life))  # an event of the last day is half a day old
-
-    attention: dict[str, float] = {}
-    counts: dict[str, dict[str, int]] = {}
-    upvotes: dict[str, int] = {}
-    lo, hi = start.isoformat(), (end + timedelta(days=1)).isoformat()
-    e, s, p = schema.paper_events, schema.paper_signals, schema.papers
-    for paper_id, kind, at in conn.execute(
-        sa.select(e.c.paper_id, e.c.kind, e.c.at).where(e.c.at >= lo, e.c.at < hi)
-    ):
-        attention[paper_id] = attention.get(paper_id, 0.0) + EVENT_WEIGHTS.get(kind, 0.0) * decay(_day(at))
-        counts.setdefault(paper_id, {}).setdefault(kind, 0)
-        counts[paper_id][kind] += 1
-    newest: dict[str, tuple[str, dict[str, Any]]] = {}
-    for paper_id, observed, data in conn.execute(
-        sa.select(s.c.paper_id, s.c.observed_on, s.c.data).where(s.c.observed_on >= lo, s.c.observed_on < hi)
-    ):
-        if paper_id not in newest or observed > newest[paper_id][0]:
-            newest[paper_id] = (observed, data or {})
-    for paper_id, (observed, data) in newest.items():
-        votes = int(data.get("upvotes") or 0)
-        points = votes + COMMENT_WEIGHT * int(data.get("comments") or 0)
-        points += CODE_WEIGHT * bool(data.get("github_repo"))
-        attention[paper_id] = attention.get(paper_id, 0.0) + points * decay(_day(observed))
-        upvotes[paper_id] = votes
-    dated = sa.func.coalesce(p.c.announced, p.c.published)
-    recent = {
-        pid: RECENCY * decay(_day(day))
-        for pid, day in conn.execute(sa.select(p.c.id, dated).where(dated >= lo, dated < hi))
-    }
-    candidates = set(attention) | set(recent)
-    info = _papers(conn, candidates)
+    end, found = scores(conn, window, today)
     wanted = category.lower() if category else None
     groups: dict[str, list[str]] = {}
-    for pid in candidates:
-        if pid not in info:
-            continue
-        group, categories = info[pid]
+    for pid, (group, categories) in _papers(conn, set(found)).items():
         if wanted and not any(c.lower() == wanted or c.lower().split(".")[0] == wanted for c in categories):
             continue
         groups.setdefault(group, []).append(pid)
     ranked = []
     for members in groups.values():
-        best = max(members, key=lambda pid: (attention.get(pid, 0.0) + recent.get(pid, 0.0), pid))
-        total_attention = sum(attention.get(pid, 0.0) for pid in members)
-        kinds: dict[str, int] = {}
-        for pid in members:
-            for kind, n in counts.get(pid, {}).items():
-                kinds[kind] = kinds.get(kind, 0) + n
-        freshness = max(recent.get(pid, 0.0) for pid in members)
+        parts = [found[pid] for pid in members]
+        best = max(members, key=lambda pid: (found[pid].attention + found[pid].recency, pid))
+        attention, recency = sum(a.attention for a in parts), max(a.recency for a in parts)
+        events: dict[str, int] = {}
+        for part in parts:
+            for kind, n in part.events.items():
+                events[kind] = events.get(kind, 0) + n
         ranked.append(
             Trending(
-                paper_id=best, score=round(total_attention + freshness, 6),
-                attention=round(total_attention, 6), recency=round(freshness, 6), events=kinds,
-                upvotes=max(upvotes.get(pid, 0) for pid in members),
+                paper_id=best, score=round(attention + recency, 6), attention=round(attention, 6),
+                recency=round(recency, 6), events=events, upvotes=max(a.upvotes for a in parts),
             )
         )  # fmt: skip
     ranked.sort(key=lambda t: (-t.score, t.paper_id))

@@ -14,8 +14,8 @@ from typing import Literal
 
 from paperwire.errors import InputError
 
-Sort = Literal["relevance", "newest", "oldest"]  # "trending" arrives with the trending service
-SORTS: tuple[str, ...] = ("relevance", "newest", "oldest")
+Sort = Literal["relevance", "newest", "oldest", "trending"]
+SORTS: tuple[str, ...] = ("relevance", "newest", "oldest", "trending")
 
 _DATE = re.compile(r"^(\d{4})(?:-(\d{1,2}))?(?:-(\d{1,2}))?$")
 _FILTER = re.compile(r"(?<!\S)(since|after|until|before|has):(\S+)", re.IGNORECASE)
