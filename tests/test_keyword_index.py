@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import shared_path
 from paperwire.errors import InputError
-from paperwire.search.keyword import KeywordDoc, KeywordIndex, _best_window, analyze, highlight
+from paperwire.search.keyword import (
+    _WORD,
+    KeywordDoc,
+    KeywordIndex,
+    TermFinder,
+    _best_window,
+    _stem,
+    analyze,
+    highlight,
+)
 from paperwire.search.query import Filters, parse
 
 DOCS = [
@@ -129,7 +140,7 @@ def test_similar_papers_share_distinctive_terms(index: KeywordIndex) -> None:
 
 
 def test_highlight_marks_stem_matches_in_a_window() -> None:
-    terms = set(analyze("rewiring graphs"))
+    terms = TermFinder(analyze("rewiring graphs"))
     segments = highlight("We rewire graphs so that messages pass.", terms)
     assert [text for text, matched in segments if matched] == ["rewire", "graphs"]
     assert "".join(text for text, _ in segments) == "We rewire graphs so that messages pass."
@@ -138,6 +149,20 @@ def test_highlight_marks_stem_matches_in_a_window() -> None:
     joined = "".join(text for text, _ in window)
     assert window[0] == ("…", False) and window[-1] == ("…", False) and len(joined) <= 124
     assert [text for text, matched in window if matched] == ["graph", "rewiring"]
+
+
+def test_term_finder_finds_what_stemming_every_word_finds() -> None:
+    """On real abstracts, for terms drawn from them: the same words as stemming each word."""
+    texts = [line for path in shared_path("seeds").glob("*.txt") for line in path.read_text().splitlines()]
+    rng = random.Random(4)
+    for text in rng.sample(texts, 120):
+        words = analyze(text) or ["none"]
+        terms = set(rng.sample(words, min(len(words), rng.randint(1, 6)))) | {"graph", "studi", "ai"}
+        finder = TermFinder(terms)
+        expected = [m.span() for m in _WORD.finditer(text) if _stem(m.group()) in terms]
+        assert finder.spans(text) == expected
+        assert finder.found(text) == terms & set(analyze(text))
+    assert TermFinder([]).spans("anything") == [] and TermFinder([]).found("anything") == set()
 
 
 @given(st.lists(st.tuples(st.integers(0, 40), st.integers(1, 12)), max_size=60), st.integers(10, 200))

@@ -18,7 +18,7 @@ from paperwire import trending
 from paperwire.config import Settings
 from paperwire.errors import NotFoundError
 from paperwire.search.fusion import Fused, fuse
-from paperwire.search.keyword import KeywordIndex, analyze, highlight
+from paperwire.search.keyword import KeywordIndex, TermFinder, analyze, highlight
 from paperwire.search.query import ParsedQuery, SearchRequest, parse
 from paperwire.search.results import Comparison, Explanation, Hit, SearchResults, Topic
 from paperwire.search.sync import IndexSync, Progress, SyncReport, sync_lock
@@ -273,10 +273,11 @@ class Library:
 
     def _hits(self, page: Sequence[tuple[Fused, int]], terms: set[str], method: str) -> list[Hit]:
         papers = self._papers([key for _, key in page])
+        finder = TermFinder(terms)
         hits = []
         for fused, key in page:
             paper = papers[key]
-            matched = tuple(sorted(terms & set(analyze(f"{paper['title']} {paper['abstract']}"))))
+            matched = tuple(sorted(finder.found(f"{paper['title']} {paper['abstract']}")))
             hits.append(
                 Hit(
                     id=paper["id"], title=paper["title"], title_raw=paper["title_raw"],
@@ -284,7 +285,7 @@ class Library:
                     published=paper["published"], announced=paper["announced"], abstract=paper["abstract"],
                     abstract_raw=paper["abstract_raw"], links=paper["links"],
                     versions=paper["versions"], duplicates=paper["duplicates"],
-                    snippet=highlight(paper["abstract"], terms, SNIPPET_CHARS),
+                    snippet=highlight(paper["abstract"], finder, SNIPPET_CHARS),
                     explanation=Explanation.of(
                         fused, matched, self.settings.fusion if method == "hybrid" else method
                     ),

@@ -63,12 +63,41 @@ def _stem(word: str) -> str:
     return terms[0] if terms else ""
 
 
-def highlight(text: str, terms: set[str], max_chars: int | None = None) -> list[tuple[str, bool]]:
+class TermFinder:
+    """Finds the words of texts whose stem is one of some terms, without stemming every word.
+
+    A regex of the terms less their last letter (English stemming rewrites only a word's ending, so
+    a word stemming to "studi" starts with "stud") picks candidate words; the stemmer confirms them.
+    """
+
+    def __init__(self, terms: Iterable[str]) -> None:
+        self.terms = frozenset(terms)
+        prefixes = sorted({term[:-1] or term for term in self.terms}, key=len, reverse=True)
+        self._candidates = (
+            re.compile(rf"(?<![^\W_])(?:{'|'.join(map(re.escape, prefixes))})[^\W_]*", re.IGNORECASE)
+            if prefixes
+            else None
+        )
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        """(start, end) of every matching word, in order."""
+        if self._candidates is None:
+            return []
+        return [m.span() for m in self._candidates.finditer(text) if _stem(m.group()) in self.terms]
+
+    def found(self, text: str) -> set[str]:
+        """The terms that occur in the text."""
+        if self._candidates is None:
+            return set()
+        return {stem for m in self._candidates.finditer(text) if (stem := _stem(m.group())) in self.terms}
+
+
+def highlight(text: str, terms: TermFinder, max_chars: int | None = None) -> list[tuple[str, bool]]:
     """Split text into (segment, matched) runs, matched where a word's stem is one of the terms.
 
     With max_chars, keeps the window of about that length holding the most matches (with "…" marks).
     """
-    spans = [m.span() for m in _WORD.finditer(text) if _stem(m.group()) in terms] if terms else []
+    spans = terms.spans(text)
     start, end = 0, len(text)
     if max_chars is not None and len(text) > max_chars:
         start = _best_window(spans, len(text), max_chars)
