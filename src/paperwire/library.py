@@ -161,17 +161,22 @@ class Library:
         d = schema.search_docs
         with self.engine.connect() as conn:
             key = conn.execute(sa.select(d.c.key).where(d.c.paper_id == paper["id"])).scalar()
+        neighbours = self._semantic_pool.submit(self._neighbours, key)
         keyword = [
             (h.key, h.score) for h in self.keyword.similar(paper["title"], paper["abstract"], CANDIDATES)
         ]
-        semantic: list[tuple[int, float]] = []
-        if self.vectors is not None and key is not None and (vector := self.vectors.get(key)) is not None:
-            semantic = [(h.key, h.similarity) for h in self.vectors.search(vector, CANDIDATES)]
+        semantic = neighbours.result()
         fused = [f for f in fuse(keyword, semantic, self.settings.fusion) if f.key != key]
         best = self._collapse(fused, exclude_group=paper["group_id"])[:limit]
         by_key = {f.key: f for f in fused}
         terms = self.keyword.distinctive_terms(f"{paper['title']} {paper['abstract']}")
         return self._hits([(by_key[c.key], c.key) for c in best], terms, "hybrid" if semantic else "keyword")
+
+    def _neighbours(self, key: int | None) -> list[tuple[int, float]]:
+        """The papers nearest by meaning to the one indexed under this key (none without vectors)."""
+        if self.vectors is None or key is None or (vector := self.vectors.get(key)) is None:
+            return []
+        return [(h.key, h.similarity) for h in self.vectors.search(vector, CANDIDATES)]
 
     # -- attention -------------------------------------------------------------------------------
 
