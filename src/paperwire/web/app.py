@@ -16,12 +16,13 @@ from paperwire import __version__, demo
 from paperwire.config import Settings, load_settings
 from paperwire.library import Library
 from paperwire.web import api, feeds, pages
-from paperwire.web.access_log import AccessLog
+from paperwire.web.access_log import AccessLog, configure_access_log
 from paperwire.web.context import Web, make_templates
 from paperwire.web.errors import install_error_handlers
 from paperwire.web.security import BodyLimit, Csrf, RateLimiter, SecurityHeaders, load_secret
 
 STATIC = Path(__file__).parent / "static"
+PREPARED_VARIABLE = "PAPERWIRE_WEB_PREPARED"  # set by `paperwire serve` for its worker processes
 DESCRIPTION = """Search papers by words and meaning, read them with their versions, duplicates and code
 links, find related papers and topic groups, compare collections.
 
@@ -81,4 +82,5 @@ def app_from_environment() -> FastAPI:
 
     `paperwire serve` prepares the data directory once before the workers start.
     """
-    return create_app(load_settings(), prepared=os.environ.get("PAPERWIRE_WEB_PREPARED") == "1")
+    configure_access_log()
+    return create_app(load_settings(), prepared=os.environ.get(PREPARED_VARIABLE) == "1")
