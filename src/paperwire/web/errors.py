@@ -63,7 +63,8 @@ def _library_error(request: Request, exc: Exception) -> Response:
     error = cast(PaperwireError, exc)
     code = next((c for kind, c in LIBRARY_CODES.items() if isinstance(exc, kind)), CODES[500])
     message = f"{error.message}; {error.hint}" if error.hint else error.message
-    return _respond(request, error.status, code, message, {})
+    status = 422 if isinstance(error, InputError) else error.status  # like any invalid parameter
+    return _respond(request, status, code, message, {})
 
 
 def _web_error(request: Request, exc: Exception) -> Response:
