@@ -106,7 +106,9 @@ class SearchParams:
             "sort": None if self.sort == "relevance" else self.sort,
         }  # fmt: skip
         values.update(changes)
-        return [(k, str(v)) for k, v in values.items() if v not in (None, "", 0)]
+        if values.get("page") == 1:
+            values["page"] = None  # the first page has one address
+        return [(k, str(v)) for k, v in values.items() if v not in (None, "")]
 
     def url(self, path: str, **changes: object) -> str:
         pairs = self.items(**changes)
