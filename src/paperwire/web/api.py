@@ -208,10 +208,11 @@ async def ingest(
 
 @admin.post("/reindex")
 def reindex(
-    web: WebDep, rebuild: Annotated[bool, Query(description="Rebuild from scratch.")] = False
+    web: WebDep,
+    check: Annotated[bool, Query(description="Only bring the indexes up to date and repair them.")] = False,
 ) -> ReindexOut:
-    """Bring the indexes up to date with the store (rebuild: write them again from scratch)."""
-    report = web.read(lambda library: library.sync(rebuild=rebuild))
+    """Rebuild the search indexes from the store, as `paperwire reindex` does (vectors from the cache)."""
+    report = web.read(lambda library: library.sync(rebuild=not check))
     return ReindexOut(
         keyword=report.keyword, embedded=report.embedded, vectors=report.vectors, repaired=report.repaired
     )
