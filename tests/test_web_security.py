@@ -83,7 +83,9 @@ def test_subscribe_validates_and_never_redirects_off_site(client: TestClient) ->
     opened = client.get("/open", params={"id": "//evil.example"}, follow_redirects=False)
     assert opened.headers["location"].startswith("/paper/") and "//evil" not in opened.headers["location"][:8]
     assert local_path("/search?q=x") == "/search?q=x" and local_path("https://evil.example") == "/"
-    assert external_url("javascript:alert(1)") == "#" and external_url("https://github.com/a/b").startswith("https")
+    assert external_url("javascript:alert(1)") == "#" and external_url("https://github.com/a/b").startswith(
+        "https"
+    )
 
 
 def test_search_rate_limit_answers_429_in_the_error_shape(settings: Settings) -> None:
@@ -92,7 +94,9 @@ def test_search_rate_limit_answers_429_in_the_error_shape(settings: Settings) ->
         statuses = [client.get("/api/v1/search", params={"q": "Xception"}).status_code for _ in range(4)]
         assert statuses == [200, 200, 200, 429]
         limited = client.get("/api/v1/search", params={"q": "Xception"})
-        assert limited.json()["error"]["code"] == "rate_limited" and "wait" in limited.json()["error"]["message"]
+        assert (
+            limited.json()["error"]["code"] == "rate_limited" and "wait" in limited.json()["error"]["message"]
+        )
         assert int(limited.headers["retry-after"]) >= 1
         assert client.get("/search", params={"q": "Xception"}).status_code == 429  # the page too
         assert client.get("/api/v1/papers/2106.00005").status_code == 200  # reading a paper is no search
@@ -107,7 +111,9 @@ def test_token_bucket_refills_at_its_rate() -> None:
     assert limiter.take("a") == 0.0
 
 
-def test_admin_endpoints_need_the_token_and_are_off_without_one(client: TestClient, settings: Settings) -> None:
+def test_admin_endpoints_need_the_token_and_are_off_without_one(
+    client: TestClient, settings: Settings
+) -> None:
     wrong = client.post("/api/v1/admin/reindex", headers={"Authorization": "Bearer wrong"})
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "unauthorized"
     assert client.post("/api/v1/admin/reindex").status_code == 401
@@ -144,5 +150,8 @@ def test_one_json_access_log_line_per_request(client: TestClient, caplog: pytest
         client.get("/healthz")
         client.get("/api/v1/papers/none")
     lines = [orjson.loads(r.getMessage()) for r in caplog.records if r.name == "paperwire.access"]
-    assert [(line["path"], line["status"]) for line in lines] == [("/healthz", 200), ("/api/v1/papers/none", 404)]
+    assert [(line["path"], line["status"]) for line in lines] == [
+        ("/healthz", 200),
+        ("/api/v1/papers/none", 404),
+    ]
     assert all({"time", "method", "query", "bytes", "duration_ms", "client"} <= set(line) for line in lines)

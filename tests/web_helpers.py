@@ -19,9 +19,11 @@ ART_V_TITLE = r"ART$\boldsymbol{\cdot}$V: Auto-Regressive Text-to-Video Generati
 # Script payloads in a title and an abstract; every one must render inert.
 XSS_PAPER = {
     "id": "2501.99999",
-    "title": "Xception <script>window.__pwned = 'title'</script> <img src=x onerror=\"window.__pwned='img'\">",
+    "title": "Xception <script>window.__pwned = 'title'</script> "
+    "<img src=x onerror=\"window.__pwned='img'\">",
     "abstract": "Xception abstract <script>window.__pwned = 'abstract'</script> "
-    "<img src=x onerror=\"window.__pwned='abstract-img'\"> and math $<img src=x onerror=\"window.__pwned='tex'\">$",
+    "<img src=x onerror=\"window.__pwned='abstract-img'\"> "
+    "and math $<img src=x onerror=\"window.__pwned='tex'\">$",
     "authors": "Mallory <b onmouseover=\"window.__pwned='author'\">Evil</b>",
     "categories": "cs.CV",
     "versions": [{"version": "v1", "created": "Tue, 7 Jan 2025 10:00:00 GMT"}],
