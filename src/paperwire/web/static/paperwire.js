@@ -17,12 +17,21 @@
     }
     root.querySelectorAll("[data-tex]").forEach(function (element) {
       var plain = element.textContent;
+      var failed = false;
       element.textContent = element.getAttribute("data-tex");
       element.removeAttribute("data-tex");
       try {
-        window.renderMathInElement(element, { delimiters: DELIMITERS, throwOnError: false, trust: false });
+        window.renderMathInElement(element, {
+          delimiters: DELIMITERS,
+          throwOnError: true, // KaTeX's error display uses inline styles, which the CSP refuses
+          trust: false,
+          errorCallback: function () { failed = true; }
+        });
       } catch (error) {
-        element.textContent = plain;
+        failed = true;
+      }
+      if (failed) {
+        element.textContent = plain; // malformed TeX: keep the plain Unicode text
       }
     });
   }
