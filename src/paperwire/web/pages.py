@@ -104,7 +104,7 @@ def paper(request: Request, web: WebDep, paper_id: str) -> Response:
 
     def read(library: Library) -> tuple[dict[str, Any], list[Card]]:
         found = library.paper(paper_id)
-        return found, [Card.of_hit(hit) for hit in library.related(found["id"], RELATED)]
+        return found, [Card.of_hit(hit, marks=False) for hit in library.related(found["id"], RELATED)]
 
     found, related = web.read(read)
     if found["id"] != paper_id:  # arXiv:1707.08567v2 and friends: one address per paper

@@ -58,11 +58,13 @@ class Card:
         return paper_path(self.id)
 
     @classmethod
-    def of_hit(cls, hit: Hit) -> Card:
+    def of_hit(cls, hit: Hit, marks: bool = True) -> Card:
+        """A hit's card; marks=False shows its excerpt without highlighted terms (related papers)."""
+        snippet = hit.snippet if marks else [("".join(text for text, _ in hit.snippet), False)]
         return cls(
             id=hit.id, title=hit.title, title_tex=hit.title_raw if has_math(hit.title_raw) else None,
             authors=hit.authors, published=hit.published, categories=hit.categories,
-            abstract=hit.abstract, snippet=hit.snippet, code=list(hit.links.get("code") or []),
+            abstract=hit.abstract, snippet=snippet, code=list(hit.links.get("code") or []),
             versions=len(hit.versions), duplicates=len(hit.duplicates), why=hit.explanation.describe(),
         )  # fmt: skip
 
