@@ -2,6 +2,8 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: setup run test lint bench clean
 
@@ -17,7 +19,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 run: setup
 	$(BIN)/paperwire init
 	$(BIN)/paperwire stats
-	$(BIN)/paperwire search Xception --limit 3
+	$(BIN)/paperwire serve --host $(HOST) --port $(PORT)
 
 test: setup
 	$(BIN)/pytest

@@ -125,9 +125,8 @@ def _finish(report: pipeline.IngestReport, as_json: bool, title: str) -> NoRetur
     raise typer.Exit(0 if report.anything_new else NOTHING_NEW)
 
 
-@app.command()
-def init(ctx: typer.Context) -> None:
-    """Create the data directory and database; import the demo corpus into an empty one."""
+def _prepare(ctx: typer.Context) -> Settings:
+    """Open the data directory, import the demo corpus into an empty one, bring the indexes up to date."""
     settings, engine = _open(ctx)
     try:
         report = demo.ensure_demo(engine, settings)
@@ -137,6 +136,28 @@ def init(ctx: typer.Context) -> None:
     out.print(f"data directory: {settings.data_dir}")
     if report is not None:
         out.print(_summary(report.counts, "demo corpus imported"))
+    return settings
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create the data directory and database; import the demo corpus into an empty one."""
+    _prepare(ctx)
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (each answers requests).", min=1)] = 1,
+) -> None:
+    """Start the web service (pages, REST API, feeds); an empty data directory gets the demo corpus."""
+    settings = _prepare(ctx)
+    from paperwire.web.serve import serve as run  # FastAPI and uvicorn load only for this command
+
+    out.print(f"paperwire is serving on http://{host}:{port}/ (Ctrl-C stops it)")
+    run(settings, host, port, workers)
 
 
 @app.command()

@@ -12,7 +12,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +22,8 @@ from pydantic_settings import (
 
 from paperwire.errors import ConfigError
 
+# Secret values refused in production (compared lowercased).
+PLACEHOLDERS = frozenset({"changeme", "change-me", "secret", "password", "placeholder", "admin", "token"})
 # The TOML file of the settings being built; a context variable so load_settings needs no globals.
 _config_file: ContextVar[Path | None] = ContextVar("paperwire_config_file", default=None)
 
@@ -98,6 +100,39 @@ class Settings(BaseSettings):
         "paperwire/0.1 (+https://github.com/paperwire/paperwire)",
         description="User-Agent sent to remote sources.",
     )
+    admin_token: SecretStr | None = Field(
+        None,
+        description="Bearer token for the web admin endpoints (ingest, reindex); unset turns them off.",
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Key that signs the web forms' CSRF tokens; default: a random key kept in "
+        "data_dir/web-secret (shared by every worker on the machine).",
+    )
+    search_rate: float = Field(
+        2.0, gt=0, description="Searches per second one client IP may sustain (pages, API and feeds)."
+    )
+    search_burst: int = Field(
+        30, ge=1, description="Searches one client IP may make at once before search_rate applies."
+    )
+    max_request_bytes: int = Field(
+        10_000_000, ge=1024, description="Largest request body the web service accepts, in bytes."
+    )
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets(self) -> Settings:
+        if self.environment != "production":
+            return self
+        for name in ("admin_token", "secret_key"):
+            secret: SecretStr | None = getattr(self, name)
+            if secret is not None and (
+                len(secret.get_secret_value()) < 16 or secret.get_secret_value().lower() in PLACEHOLDERS
+            ):
+                raise ValueError(
+                    f"{name} looks like a placeholder; use at least 16 random characters, e.g. from "
+                    "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+                )
+        return self
 
     @property
     def database(self) -> str:

@@ -327,3 +327,21 @@ class Library:
             paper["versions"] = versions[paper["id"]]
             paper["duplicates"] = [m for m in members.get(paper["group_id"], []) if m != paper["id"]]
         return papers
+
+    # -- listings for the web (newest papers, collections) ---------------------------------------
+
+    def newest(self, limit: int = 20, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
+        """The newest papers, one per duplicate group, as full papers; and how many groups there are."""
+        with self.engine.connect() as conn:
+            total, ids = reads.newest_papers(conn, limit, offset)
+            return total, [reads.get_paper(conn, paper_id) for paper_id in ids]
+
+    def collections(self) -> list[dict[str, Any]]:
+        """Every collection (name, source, created_at, papers), by name."""
+        with self.engine.connect() as conn:
+            return reads.list_collections(conn)
+
+    def collection(self, name: str) -> list[dict[str, Any]]:
+        """A collection's papers (position, id, title) in its order; NotFoundError if there is none."""
+        with self.engine.connect() as conn:
+            return reads.collection_items(conn, name)

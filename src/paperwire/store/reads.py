@@ -121,3 +121,31 @@ def stats(conn: sa.Connection) -> dict[str, Any]:
         "by_year": by_year,
         "collections": collections,
     }
+
+
+def newest_papers(conn: sa.Connection, limit: int, offset: int = 0) -> tuple[int, list[str]]:
+    """Ids of the newest papers (undated ones last), one per duplicate group, and how many groups."""
+    p = schema.papers
+    day = sa.func.coalesce(p.c.published, p.c.announced)
+    first_of_group = p.c.id == p.c.group_id
+    total = conn.execute(sa.select(sa.func.count()).select_from(p).where(first_of_group)).scalar_one()
+    ids = conn.execute(
+        sa.select(p.c.id)
+        .where(first_of_group)
+        .order_by(day.is_(None), day.desc(), p.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    ).scalars()
+    return int(total), list(ids)
+
+
+def list_collections(conn: sa.Connection) -> list[dict[str, Any]]:
+    """Every collection with its source and how many papers it holds, by name."""
+    c, ci = schema.collections, schema.collection_items
+    query = (
+        sa.select(c.c.name, c.c.source, c.c.created_at, sa.func.count(ci.c.position).label("papers"))
+        .join(ci, ci.c.collection_id == c.c.id, isouter=True)
+        .group_by(c.c.id)
+        .order_by(c.c.name)
+    )
+    return [{str(key): value for key, value in row._mapping.items()} for row in conn.execute(query)]

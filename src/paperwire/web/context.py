@@ -1,0 +1,73 @@
+"""What every request handler shares: settings, the Library, templates, CSRF signer, rate limiter."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+import jinja2
+from fastapi import Request
+from fastapi.templating import Jinja2Templates
+
+from paperwire.config import Settings
+from paperwire.library import Library
+from paperwire.web.errors import WebError
+from paperwire.web.security import Csrf, RateLimiter, client_key
+from paperwire.web.views import external_url, has_math, joined, paper_path
+
+T = TypeVar("T")
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@dataclass
+class Web:
+    settings: Settings
+    library: Library
+    templates: Jinja2Templates
+    csrf: Csrf
+    search_limiter: RateLimiter
+    # The Library's indexes and embedder are shared objects made for one caller at a time (the
+    # Tantivy writer, the ONNX tokenizer); requests take turns. Workers (processes) run in parallel.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def read(self, work: Callable[[Library], T]) -> T:
+        """Run work on the Library, one request at a time."""
+        with self.lock:
+            return work(self.library)
+
+    def limit_search(self, request: Request, scope: str = "search") -> None:
+        """Count one search (or subscription) against the client's rate limit; a 429 when it is spent."""
+        wait = self.search_limiter.take(f"{scope}:{client_key(request)}")
+        if wait > 0:
+            seconds = max(1, round(wait + 0.5))
+            raise WebError(
+                429, "rate_limited",
+                f"too many {scope} requests from your address; wait {seconds} s and try again",
+                {"Retry-After": str(seconds)},
+            )  # fmt: skip
+
+
+def make_templates() -> Jinja2Templates:
+    """Jinja2 templates with autoescaping on for every template."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True, lstrip_blocks=True
+    )
+    templates = Jinja2Templates(env=env)
+    templates.env.globals.update(
+        paper_path=paper_path, joined=joined, has_math=has_math, external_url=external_url
+    )
+    return templates
+
+
+def get_web(request: Request) -> Web:
+    """FastAPI dependency: the app's shared state."""
+    web: Web = request.app.state.web
+    return web
+
+
+def rate_limited(request: Request) -> None:
+    """FastAPI dependency: counts a search (or anything that runs one) against the client's limit."""
+    get_web(request).limit_search(request)

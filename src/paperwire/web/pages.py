@@ -1,0 +1,197 @@
+"""The HTML pages: server-rendered (Jinja2), every one usable without JavaScript; HTMX only enhances."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
+
+from paperwire.library import Library
+from paperwire.search.results import Topic
+from paperwire.web.context import Web, get_web
+from paperwire.web.errors import WebError
+from paperwire.web.security import CSRF_FIELD, local_path
+from paperwire.web.views import PAGE_SIZE, Card, Pager, SearchParams, bibtex, paper_path, search_params
+
+router = APIRouter(include_in_schema=False)
+WebDep = Annotated[Web, Depends(get_web)]
+Search = Annotated[SearchParams, Depends(search_params)]
+PageNumber = Annotated[int, Query(ge=1, le=1000)]
+TOPIC_DEPTH = 50  # hits grouped into the topic facets of a search
+RELATED = 8
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[A-Za-z]{2,}$")
+
+
+def render(web: Web, request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
+    return web.templates.TemplateResponse(request, template, context, status_code=status)
+
+
+@router.get("/")
+def home(request: Request, web: WebDep) -> Response:
+    def read(library: Library) -> tuple[list[Card], list[dict[str, Any]]]:
+        _, papers = library.newest(10)
+        return [Card.of_paper(p) for p in papers], library.collections()
+
+    newest, collections = web.read(read)
+    return render(web, request, "home.html", {"newest": newest, "collections": collections})
+
+
+@router.get("/open")
+def open_paper(paper_id: Annotated[str, Query(alias="id", min_length=1, max_length=200)]) -> Response:
+    """The "open a paper by id" form: a redirect to the paper's page, never off this site."""
+    return RedirectResponse(local_path(paper_path(paper_id.strip())), status_code=303)
+
+
+@router.get("/search")
+def search(request: Request, web: WebDep, params: Search, page: PageNumber = 1, topic: str = "") -> Response:
+    """Results with topic facets; an HTMX request (search as you type) gets the results part only."""
+    partial = request.headers.get("HX-Request") == "true"
+    context: dict[str, Any] = {"params": params, "topic": topic, "cards": [], "topics": [], "notes": []}
+    if params.q:
+        web.limit_search(request)
+        context.update(web.read(lambda library: _results(library, params, page, topic)))
+    else:
+        context["pager"] = Pager(1, PAGE_SIZE, 0, 0)
+    response = render(web, request, "_results.html" if partial else "search.html", context)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def _results(library: Library, params: SearchParams, page: int, topic: str) -> dict[str, Any]:
+    offset = (page - 1) * PAGE_SIZE
+    topics: list[Topic] = library.topics(params.request(TOPIC_DEPTH))
+    chosen = next((t for t in topics if t.label == topic), None)
+    if chosen is not None:
+        hits, total, notes = chosen.hits[offset : offset + PAGE_SIZE], len(chosen.hits), []
+    else:
+        results = library.search(params.request(PAGE_SIZE, offset))
+        hits, total, notes = results.hits, results.total, results.notes
+    return {
+        "cards": [Card.of_hit(hit) for hit in hits], "topics": topics, "notes": notes,
+        "topic": topic if chosen else "", "pager": Pager(page, PAGE_SIZE, len(hits), total),
+    }  # fmt: skip
+
+
+@router.get("/why")
+def why(
+    request: Request,
+    web: WebDep,
+    params: Search,
+    paper_id: Annotated[str, Query(alias="id", min_length=1, max_length=200)],
+    page: PageNumber = 1,
+) -> Response:
+    """Why one hit is where it is in a search: inline with HTMX, a small page without it."""
+    web.limit_search(request)
+    results = web.read(lambda library: library.search(params.request(PAGE_SIZE, (page - 1) * PAGE_SIZE)))
+    card = next((Card.of_hit(hit) for hit in results.hits if hit.id == paper_id), None)
+    partial = request.headers.get("HX-Request") == "true"
+    context = {"card": card, "params": params, "page": page, "paper_id": paper_id}
+    return render(web, request, "_why.html" if partial else "why.html", context)
+
+
+@router.get("/paper/{paper_id:path}/bibtex")
+def paper_bibtex(web: WebDep, paper_id: str) -> Response:
+    paper = web.read(lambda library: library.paper(paper_id))
+    filename = re.sub(r"[^A-Za-z0-9._-]", "_", paper["id"]) + ".bib"
+    return PlainTextResponse(bibtex(paper), headers={"Content-Disposition": f'inline; filename="{filename}"'})
+
+
+@router.get("/paper/{paper_id:path}")
+def paper(request: Request, web: WebDep, paper_id: str) -> Response:
+    """A paper: full abstract with its math, versions, duplicates, code links, related papers, export."""
+
+    def read(library: Library) -> tuple[dict[str, Any], list[Card]]:
+        found = library.paper(paper_id)
+        return found, [Card.of_hit(hit) for hit in library.related(found["id"], RELATED)]
+
+    found, related = web.read(read)
+    if found["id"] != paper_id:  # arXiv:1707.08567v2 and friends: one address per paper
+        return RedirectResponse(local_path(paper_path(found["id"])), status_code=308)
+    context = {"paper": found, "summary": Card.of_paper(found), "related": related}
+    return render(web, request, "paper.html", context)
+
+
+@router.get("/collections")
+def collections(request: Request, web: WebDep) -> Response:
+    found = web.read(lambda library: library.collections())
+    return render(web, request, "collections.html", {"collections": found})
+
+
+@router.get("/collections/{name}")
+def collection(request: Request, web: WebDep, name: str, page: PageNumber = 1) -> Response:
+    def read(library: Library) -> tuple[int, list[tuple[int, Card]]]:
+        items = library.collection(name)
+        window = items[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        return len(items), [(item["position"], Card.of_paper(library.paper(item["id"]))) for item in window]
+
+    total, numbered = web.read(read)
+    pager = Pager(page, PAGE_SIZE, len(numbered), total)
+    return render(web, request, "collection.html", {"name": name, "numbered": numbered, "pager": pager})
+
+
+@router.get("/overlap")
+def overlap(
+    request: Request,
+    web: WebDep,
+    first: Annotated[str, Query(max_length=500)] = "",
+    second: Annotated[str, Query(max_length=500)] = "",
+) -> Response:
+    """Which papers two collections (or searches) share."""
+    collections = web.read(lambda library: library.collections())
+    context: dict[str, Any] = {"first": first, "second": second, "collections": collections, "result": None}
+    if first.strip() and second.strip():
+        web.limit_search(request)
+        context["result"] = web.read(lambda library: library.overlap(first.strip(), second.strip()))
+    return render(web, request, "overlap.html", context)
+
+
+# -- subscribe: the form validates now; subscriptions are stored once the digest service exists -----
+
+
+def _subscribe_form(
+    request: Request, web: Web, values: dict[str, str], errors: dict[str, str], status: int = 200
+) -> Response:
+    token = web.csrf.token_for(request)
+    context = {"values": values, "errors": errors, "csrf_token": token, "csrf_field": CSRF_FIELD}
+    response = render(web, request, "subscribe.html", context, status)
+    web.csrf.set_cookie(response, token, request)
+    return response
+
+
+@router.get("/subscribe")
+def subscribe_form(
+    request: Request, web: WebDep, topics: Annotated[str, Query(max_length=500)] = ""
+) -> Response:
+    return _subscribe_form(request, web, {"email": "", "topics": topics, "next": "/"}, {})
+
+
+@router.post("/subscribe")
+def subscribe(
+    request: Request,
+    web: WebDep,
+    email: Annotated[str, Form(max_length=320)] = "",
+    topics: Annotated[str, Form(max_length=2000)] = "",
+    next_path: Annotated[str, Form(alias="next", max_length=500)] = "/",
+    csrf_token: Annotated[str | None, Form(alias=CSRF_FIELD, max_length=200)] = None,
+) -> Response:
+    """Validates a subscription. Nothing is stored yet: the daily digest (issue 5) does not exist."""
+    if not web.csrf.check(request, csrf_token):
+        raise WebError(
+            403,
+            "csrf_failed",
+            "this form expired or came from another site; reload the page, send it again",
+        )
+    web.limit_search(request, scope="subscribe")
+    values = {"email": email.strip(), "topics": topics.strip(), "next": local_path(next_path)}
+    lines = [line.strip() for line in values["topics"].splitlines() if line.strip()]
+    errors = {}
+    if not _EMAIL.match(values["email"]):
+        errors["email"] = "Enter an email address such as ada@example.org."
+    if not lines or len(lines) > 10 or any(len(line) > 200 for line in lines):
+        errors["topics"] = "Enter 1 to 10 topics, one search per line, each under 200 characters."
+    if errors:
+        return _subscribe_form(request, web, values, errors, status=422)
+    context = {"email": values["email"], "topics": lines, "back": values["next"]}
+    return render(web, request, "subscribe_unavailable.html", context)

@@ -1,0 +1,200 @@
+"""Response models of the REST API (/api/v1): what the OpenAPI schema promises."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from paperwire.search.results import Hit
+from paperwire.web.views import paper_path
+
+LinkValue = str | list[str]
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Machine-readable: not_found, invalid_input, rate_limited, ...")
+    message: str = Field(description="What happened and what to do next.")
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
+
+class Version(BaseModel):
+    number: int
+    date: str | None
+
+
+class SnippetRun(BaseModel):
+    text: str
+    match: bool = Field(description="Whether this run matched a query term.")
+
+
+class ExplanationOut(BaseModel):
+    keyword_rank: int | None
+    keyword_score: float | None = Field(description="BM25.")
+    matched_terms: list[str] = Field(description="Query terms (stems) found in title or abstract.")
+    semantic_rank: int | None
+    similarity: float | None = Field(description="Cosine of query and paper embeddings.")
+    fused_score: float
+    method: str
+    text: str = Field(description="The explanation in one line, for people.")
+
+
+class HitOut(BaseModel):
+    id: str
+    url: str = Field(description="The paper's page on this site.")
+    title: str
+    title_raw: str = Field(description="As received, LaTeX kept for rendering.")
+    authors: list[str]
+    categories: list[str]
+    published: str | None = Field(description="The first version's date, where a source gave one.")
+    announced: str | None = Field(description="The first day a daily listing showed it.")
+    date: str | None = Field(description="published, else announced: what date filters and sorts use.")
+    abstract: str
+    abstract_raw: str
+    links: dict[str, LinkValue]
+    versions: list[Version]
+    duplicates: list[str] = Field(description="Other papers of its duplicate group (same work).")
+    snippet: list[SnippetRun]
+    explanation: ExplanationOut
+
+    @classmethod
+    def of(cls, hit: Hit) -> HitOut:
+        return cls.model_validate({**hit.to_dict(), "url": paper_path(hit.id)})
+
+
+class SearchOut(BaseModel):
+    query: str
+    mode: str = Field(description="What ran: hybrid, keyword or semantic.")
+    total: int = Field(description="About how many distinct papers match.")
+    offset: int
+    limit: int
+    next_offset: int | None = Field(description="The offset of the next page; null on the last.")
+    notes: list[str]
+    hits: list[HitOut]
+
+
+class Duplicate(BaseModel):
+    id: str
+    title: str
+
+
+class Membership(BaseModel):
+    name: str
+    position: int
+
+
+class PaperOut(BaseModel):
+    id: str
+    url: str
+    title: str
+    title_raw: str
+    abstract: str
+    abstract_raw: str
+    authors: list[str]
+    categories: list[str]
+    comment: str | None
+    journal_ref: str | None
+    doi: str | None
+    published: str | None
+    updated: str | None
+    announced: str | None
+    links: dict[str, LinkValue]
+    sources: list[str]
+    group_id: str
+    first_seen: str
+    changed_at: str
+    versions: list[Version]
+    duplicates: list[Duplicate]
+    signals: list[dict[str, Any]]
+    collections: list[Membership]
+
+    @classmethod
+    def of(cls, paper: dict[str, Any]) -> PaperOut:
+        return cls.model_validate({**paper, "url": paper_path(paper["id"])})
+
+
+class PapersOut(BaseModel):
+    total: int
+    offset: int
+    limit: int
+    next_offset: int | None
+    papers: list[PaperOut]
+
+
+class RelatedOut(BaseModel):
+    paper_id: str
+    hits: list[HitOut]
+
+
+class TopicOut(BaseModel):
+    label: str
+    terms: list[str]
+    hits: list[HitOut]
+
+
+class TopicsOut(BaseModel):
+    query: str
+    topics: list[TopicOut]
+
+
+class CollectionOut(BaseModel):
+    name: str
+    source: str | None
+    created_at: str
+    papers: int
+
+
+class CollectionItem(BaseModel):
+    position: int
+    id: str
+    title: str
+    url: str
+
+
+class CollectionPage(BaseModel):
+    name: str
+    total: int
+    offset: int
+    limit: int
+    next_offset: int | None
+    items: list[CollectionItem]
+
+
+class OverlapOut(BaseModel):
+    first: str
+    second: str
+    only_first: list[str] = Field(description="Paper ids only in the first, in its order.")
+    both: list[str]
+    only_second: list[str]
+    jaccard: float
+    both_titles: list[str]
+
+
+class BadRecordOut(BaseModel):
+    location: str
+    reason: str
+
+
+class IngestOut(BaseModel):
+    run_id: int
+    new: int
+    updated: int
+    unchanged: int
+    duplicates: int
+    bad: int
+    bad_records: list[BadRecordOut]
+    indexed: int = Field(description="Documents written to the keyword index afterwards.")
+
+
+class ReindexOut(BaseModel):
+    keyword: int
+    embedded: int
+    vectors: int
+    repaired: list[str]
+
+
+def next_offset(offset: int, shown: int, total: int) -> int | None:
+    return offset + shown if offset + shown < total else None

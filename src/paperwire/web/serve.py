@@ -1,0 +1,40 @@
+"""Running the web service with uvicorn: one process, or several workers sharing the data directory."""
+
+from __future__ import annotations
+
+import os
+
+import uvicorn
+from pydantic import SecretStr
+
+from paperwire.config import Settings
+from paperwire.web.access_log import configure_access_log
+from paperwire.web.app import PREPARED_VARIABLE, create_app
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The settings as PAPERWIRE_* variables, so worker processes rebuild exactly these settings."""
+    variables = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        variables[f"PAPERWIRE_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    return variables
+
+
+def serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    """Serve until interrupted; the data directory must be prepared (demo corpus, indexes) already."""
+    configure_access_log()
+    if workers == 1:
+        app = create_app(settings, prepared=True)
+        uvicorn.run(app, host=host, port=port, access_log=False, proxy_headers=True)
+        return
+    os.environ.update(settings_environment(settings))
+    os.environ[PREPARED_VARIABLE] = "1"
+    uvicorn.run(
+        "paperwire.web.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
+        access_log=False, proxy_headers=True,
+    )  # fmt: skip
