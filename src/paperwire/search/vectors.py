@@ -125,7 +125,7 @@ class VectorIndex:
         index = self._reader()
         if not len(index):
             return []
-        index.expansion_search = expansion_search(len(index))  # type: ignore[misc]  # it has a setter
+        index.expansion_search = expansion_search(len(index))
         matches = index.search(np.asarray(vector, dtype=np.float32), limit, threads=1)
         return [
             VectorHit(int(key), 1.0 - float(distance))
