@@ -65,7 +65,7 @@ def sweep(data_dir: Path, work: Path, n_queries: int) -> dict[str, Any]:
     exact = _exact(matrix, keys.astype(np.int64), queries, 100)
     del matrix
     v = paperwire_vectors
-    ours = (v.CONNECTIVITY, v.EXPANSION_ADD, v.expansion_search(len(keys)))
+    ours = (v.CONNECTIVITY, v.EXPANSION_ADD, v.EXPANSION_SEARCH)
     builds = sorted({*BUILDS, ours[:2]})
     rows = []
     for connectivity, expansion_add in builds:

@@ -498,14 +498,14 @@ def hnsw_recall(library: Any, data_dir: Path, texts: list[str]) -> dict[str, Any
         "queries": len(queries), "recall_at_10": overlap(top10, exact_q, 10),
         "recall_at_10_of_100": overlap(top100, exact_q, 10), "recall_at_100": overlap(top100, exact_q, 100),
         "paper_queries": len(papers), "paper_recall_at_10": overlap(paper10, exact_p, 10),
-        "expansion_search": vector_module.expansion_search(len(keys)), "sweep": [],
+        "expansion_search": vector_module.EXPANSION_SEARCH, "sweep": [],
     }  # fmt: skip
     index = Index(
         ndim=queries.shape[1], metric="cos", dtype="f16", connectivity=vector_module.CONNECTIVITY,
         expansion_add=vector_module.EXPANSION_ADD, expansion_search=vector_module.EXPANSION_SEARCH,
     )  # fmt: skip
     index.view(str(library.vectors.path))
-    for ef in sorted({vector_module.expansion_search(len(keys)), 200, 400, 800}):
+    for ef in (vector_module.EXPANSION_SEARCH, 200, 400, 800):
         index.expansion_search = ef
         start = time.perf_counter()
         found = [index.search(v, 10, threads=1).keys for v in queries]
