@@ -186,6 +186,12 @@ class Library:
         with self.engine.begin() as conn:
             return trending.record_event(conn, paper["id"], kind, actor)
 
+    def attention(self, paper_id: str) -> dict[str, int]:
+        """A paper's upvotes, saves, views and clicks so far."""
+        paper = self.paper(paper_id)
+        with self.engine.connect() as conn:
+            return trending.event_counts(conn, paper["id"])
+
     def withdraw_vote(self, paper_id: str, kind: str, actor: str) -> bool:
         paper = self.paper(paper_id)
         with self.engine.begin() as conn:

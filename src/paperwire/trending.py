@@ -90,6 +90,15 @@ def withdraw_vote(conn: sa.Connection, paper_id: str, kind: str, actor: str) -> 
     return bool(result.rowcount)
 
 
+def event_counts(conn: sa.Connection, paper_id: str) -> dict[str, int]:
+    """How many of each event a paper has had, all time (votes count once per actor)."""
+    e = schema.paper_events
+    rows = conn.execute(
+        sa.select(e.c.kind, sa.func.count()).where(e.c.paper_id == paper_id).group_by(e.c.kind)
+    )
+    return {kind: int(n) for kind, n in rows}
+
+
 def _day(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value[:10]) if value else None

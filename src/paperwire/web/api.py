@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -31,9 +32,12 @@ from paperwire.web.schemas import (
     SearchOut,
     TopicOut,
     TopicsOut,
+    TrendingOut,
+    TrendingPaperOut,
+    VoteOut,
     next_offset,
 )
-from paperwire.web.security import admin_token_matches
+from paperwire.web.security import admin_token_matches, voter
 from paperwire.web.views import SearchParams, paper_path, search_params
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -90,6 +94,41 @@ def related(web: WebDep, paper_id: str, limit: Annotated[int, Query(ge=1, le=50)
 def paper(web: WebDep, paper_id: str) -> PaperOut:
     """One paper with its versions, duplicates, signals and collections (arXiv ids with or without vN)."""
     return PaperOut.of(web.read(lambda library: library.paper(paper_id)))
+
+
+@router.post("/papers/{paper_id:path}/vote")
+def vote(request: Request, web: WebDep, paper_id: str) -> VoteOut:
+    """Upvote a paper: one vote per client address and paper; a repeat is answered counted=false."""
+    web.limit_search(request, scope="vote")
+
+    def work(library: Library) -> VoteOut:
+        found = library.paper(paper_id)
+        counted = library.record_event(found["id"], "upvote", voter(request))
+        return VoteOut(
+            paper_id=found["id"], counted=counted, upvotes=library.attention(found["id"]).get("upvote", 0)
+        )
+
+    return web.read(work)
+
+
+@router.get("/trending")
+def trending(
+    web: WebDep,
+    window: Annotated[Literal["day", "week", "month"], Query()] = "week",
+    category: Annotated[
+        str | None, Query(max_length=40, description="A category (cs.LG) or archive (cs).")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> TrendingOut:
+    """The papers getting the most attention in the window; new papers without votes by recency."""
+    ranked, papers = web.read(lambda library: library.trending(window, category, limit))
+    return TrendingOut(
+        window=ranked.window, as_of=ranked.as_of, category=ranked.category,
+        papers=[
+            TrendingPaperOut(paper=PaperOut.of(paper), **asdict(entry))
+            for entry, paper in zip(ranked.papers, papers, strict=True)
+        ],
+    )  # fmt: skip
 
 
 @router.get("/topics", dependencies=[Depends(rate_limited)])

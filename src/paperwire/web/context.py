@@ -38,6 +38,15 @@ class Web:
         with self.lock:
             return work(self.library)
 
+    def check_csrf(self, request: Request, submitted: str | None) -> None:
+        """A 403 unless the form's CSRF token matches the cookie's."""
+        if not self.csrf.check(request, submitted):
+            raise WebError(
+                403,
+                "csrf_failed",
+                "this form expired or came from another site; reload the page, send it again",
+            )
+
     def limit_search(self, request: Request, scope: str = "search") -> None:
         """Count one search (or subscription) against the client's rate limit; a 429 when it is spent."""
         wait = self.search_limiter.take(f"{scope}:{client_key(request)}")

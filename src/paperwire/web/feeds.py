@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from lxml import etree
 
@@ -102,6 +102,15 @@ def newest_feed(request: Request, web: WebDep) -> Response:
     """The newest papers in the library."""
     _, papers = web.read(lambda library: library.newest(FEED_SIZE))
     return atom(request, "paperwire: newest papers", [_entry(paper) for paper in papers])
+
+
+@router.get("/trending.atom", response_class=Response)
+def trending_feed(
+    request: Request, web: WebDep, window: Annotated[Literal["day", "week", "month"], Query()] = "week"
+) -> Response:
+    """The papers trending in the window, most attention first."""
+    _, papers = web.read(lambda library: library.trending(window, None, FEED_SIZE))
+    return atom(request, f"paperwire: trending this {window}", [_entry(paper) for paper in papers])
 
 
 def _entry(paper: dict[str, Any]) -> Entry:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
@@ -11,9 +11,17 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from paperwire.library import Library
 from paperwire.search.results import Topic
 from paperwire.web.context import Web, get_web
-from paperwire.web.errors import WebError
-from paperwire.web.security import CSRF_FIELD, local_path
-from paperwire.web.views import PAGE_SIZE, Card, Pager, SearchParams, bibtex, paper_path, search_params
+from paperwire.web.security import CSRF_FIELD, local_path, voter
+from paperwire.web.views import (
+    PAGE_SIZE,
+    Card,
+    Pager,
+    SearchParams,
+    bibtex,
+    paper_path,
+    search_params,
+    trending_cards,
+)
 
 router = APIRouter(include_in_schema=False)
 WebDep = Annotated[Web, Depends(get_web)]
@@ -21,6 +29,8 @@ Search = Annotated[SearchParams, Depends(search_params)]
 PageNumber = Annotated[int, Query(ge=1, le=1000)]
 TOPIC_DEPTH = 50  # hits grouped into the topic facets of a search
 RELATED = 8
+HOME_PAPERS = 10
+TRENDING_PAGE = 30
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[A-Za-z]{2,}$")
 
 
@@ -30,12 +40,31 @@ def render(web: Web, request: Request, template: str, context: dict[str, Any], s
 
 @router.get("/")
 def home(request: Request, web: WebDep) -> Response:
-    def read(library: Library) -> tuple[list[Card], list[dict[str, Any]]]:
-        _, papers = library.newest(10)
-        return [Card.of_paper(p) for p in papers], library.collections()
+    """Search, this week's trending papers (the newest where nothing is dated), collections."""
 
-    newest, collections = web.read(read)
-    return render(web, request, "home.html", {"newest": newest, "collections": collections})
+    def read(library: Library) -> dict[str, Any]:
+        ranked, papers = library.trending("week", limit=HOME_PAPERS)
+        cards = trending_cards(ranked, papers)
+        if not cards:
+            cards = [Card.of_paper(p) for p in library.newest(HOME_PAPERS)[1]]
+        return {"trending": bool(ranked.papers), "as_of": ranked.as_of, "cards": cards,
+                "collections": library.collections()}  # fmt: skip
+
+    return render(web, request, "home.html", web.read(read))
+
+
+@router.get("/trending")
+def trending(
+    request: Request,
+    web: WebDep,
+    window: Annotated[Literal["day", "week", "month"], Query()] = "week",
+    category: Annotated[str, Query(max_length=40, pattern=r"^[A-Za-z0-9.-]*$")] = "",
+) -> Response:
+    """The papers getting attention today, this week or this month (optionally in one category)."""
+    ranked, papers = web.read(lambda library: library.trending(window, category or None, TRENDING_PAGE))
+    cards = trending_cards(ranked, papers)
+    context = {"ranked": ranked, "cards": cards, "window": window, "category": category}
+    return render(web, request, "trending.html", context)
 
 
 @router.get("/open")
@@ -102,15 +131,37 @@ def paper_bibtex(web: WebDep, paper_id: str) -> Response:
 def paper(request: Request, web: WebDep, paper_id: str) -> Response:
     """A paper: full abstract with its math, versions, duplicates, code links, related papers, export."""
 
-    def read(library: Library) -> tuple[dict[str, Any], list[Card]]:
+    def read(library: Library) -> tuple[dict[str, Any], list[Card], dict[str, int]]:
         found = library.paper(paper_id)
-        return found, [Card.of_hit(hit) for hit in library.related(found["id"], RELATED)]
+        related = [Card.of_hit(hit) for hit in library.related(found["id"], RELATED)]
+        return found, related, library.attention(found["id"])
 
-    found, related = web.read(read)
+    found, related, attention = web.read(read)
     if found["id"] != paper_id:  # arXiv:1707.08567v2 and friends: one address per paper
         return RedirectResponse(local_path(paper_path(found["id"])), status_code=308)
-    context = {"paper": found, "summary": Card.of_paper(found), "related": related}
-    return render(web, request, "paper.html", context)
+    token = web.csrf.token_for(request)
+    context = {
+        "paper": found, "summary": Card.of_paper(found), "related": related,
+        "upvotes": attention.get("upvote", 0), "csrf_token": token, "csrf_field": CSRF_FIELD,
+    }  # fmt: skip
+    response = render(web, request, "paper.html", context)
+    web.csrf.set_cookie(response, token, request)
+    return response
+
+
+@router.post("/paper/{paper_id:path}/vote")
+def vote(
+    request: Request,
+    web: WebDep,
+    paper_id: str,
+    csrf_token: Annotated[str | None, Form(alias=CSRF_FIELD, max_length=200)] = None,
+) -> Response:
+    """Upvote a paper: one vote per address and paper, however often the button is pressed."""
+    web.check_csrf(request, csrf_token)
+    web.limit_search(request, scope="vote")
+    found = web.read(lambda library: library.paper(paper_id))
+    web.read(lambda library: library.record_event(found["id"], "upvote", voter(request)))
+    return RedirectResponse(local_path(paper_path(found["id"])) + "#vote", status_code=303)
 
 
 @router.get("/collections")
@@ -177,12 +228,7 @@ def subscribe(
     csrf_token: Annotated[str | None, Form(alias=CSRF_FIELD, max_length=200)] = None,
 ) -> Response:
     """Validates a subscription. Nothing is stored yet: the daily digest (issue 5) does not exist."""
-    if not web.csrf.check(request, csrf_token):
-        raise WebError(
-            403,
-            "csrf_failed",
-            "this form expired or came from another site; reload the page, send it again",
-        )
+    web.check_csrf(request, csrf_token)
     web.limit_search(request, scope="subscribe")
     values = {"email": email.strip(), "topics": topics.strip(), "next": local_path(next_path)}
     lines = [line.strip() for line in values["topics"].splitlines() if line.strip()]

@@ -198,3 +198,25 @@ class ReindexOut(BaseModel):
 
 def next_offset(offset: int, shown: int, total: int) -> int | None:
     return offset + shown if offset + shown < total else None
+
+
+class TrendingPaperOut(BaseModel):
+    paper: PaperOut
+    score: float = Field(description="attention + recency (see /trending and paperwire/trending.py).")
+    attention: float = Field(description="Decayed votes, views, clicks and imported upvotes in the window.")
+    recency: float = Field(description="1 for a paper of the window's last day, halving with age.")
+    events: dict[str, int] = Field(description="Events in the window by kind, the duplicate group together.")
+    upvotes: int = Field(description="Hugging Face upvotes, newest observation in the window.")
+
+
+class TrendingOut(BaseModel):
+    window: str
+    as_of: str = Field(description="The window's last day: the newest day with any news.")
+    category: str | None
+    papers: list[TrendingPaperOut]
+
+
+class VoteOut(BaseModel):
+    paper_id: str
+    counted: bool = Field(description="False when this address had already upvoted the paper.")
+    upvotes: int

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperwire.config import Settings
+from paperwire.trending import actor_id
 from paperwire.web.errors import error_response
 
 # No inline script or style anywhere: every script and stylesheet is a file under /static.
@@ -187,6 +188,11 @@ def client_key(request: Request) -> str:
     """Who the rate limit counts: the client address (set from X-Forwarded-For by uvicorn's
     --proxy-headers for trusted proxies only)."""
     return request.client.host if request.client else "unknown"
+
+
+def voter(request: Request) -> str:
+    """Who a vote counts for: the client address, hashed (the store keeps no address in clear)."""
+    return actor_id("ip", client_key(request))
 
 
 # -- admin token -------------------------------------------------------------------------------------

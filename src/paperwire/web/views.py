@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -15,6 +15,7 @@ from paperwire.errors import InputError
 from paperwire.normalize import parse_arxiv_id
 from paperwire.search.query import Filters, SearchRequest
 from paperwire.search.results import Hit
+from paperwire.trending import TrendingList
 from paperwire.web.errors import WebError
 
 PAGE_SIZE = 10
@@ -51,7 +52,8 @@ class Card:
     code: list[str]
     versions: int
     duplicates: int
-    why: str | None = None
+    why: str | None = None  # how the search ranked it
+    note: str | None = None  # shown under its title, e.g. why it is trending
 
     @property
     def url(self) -> str:
@@ -216,3 +218,14 @@ def joined(names: Iterable[str], limit: int = 6) -> str:
     """Author names for a card: the first few, then 'et al.'."""
     names = list(names)
     return ", ".join(names[:limit]) + (" et al." if len(names) > limit else "")
+
+
+def trending_cards(ranked: TrendingList, papers: Sequence[dict[str, Any]]) -> list[Card]:
+    """Cards of trending papers, each noting why it trends: its signals in the window, or newness."""
+    cards = []
+    for entry, paper in zip(ranked.papers, papers, strict=True):
+        parts = [f"{entry.upvotes} upvotes on Hugging Face"] if entry.upvotes else []
+        parts += [f"{n} {kind}{'s' * (n > 1)}" for kind, n in sorted(entry.events.items())]
+        note = f"score {entry.score:.2f}: " + (", ".join(parts) if parts else "new, no votes yet")
+        cards.append(replace(Card.of_paper(paper), note=note))
+    return cards
