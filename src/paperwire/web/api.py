@@ -210,7 +210,18 @@ admin = APIRouter(
 )
 
 
-@admin.post("/ingest")
+# The handler reads the raw body itself (any format `paperwire ingest` reads), so FastAPI cannot
+# describe it: say so in the schema.
+INGEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "The file's contents: JSONL, an arXiv OAI-PMH or Kaggle dump, a results listing ...",
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@admin.post("/ingest", openapi_extra=INGEST_BODY)
 async def ingest(
     request: Request,
     web: WebDep,
@@ -218,7 +229,12 @@ async def ingest(
         str, Query(pattern=_NAME.pattern, description="File name; a listing becomes a collection so named.")
     ] = "upload.txt",
     format_name: Annotated[
-        str | None, Query(alias="format", description=f"One of {', '.join(FORMATS)}; detected when omitted.")
+        str | None,
+        Query(
+            alias="format",
+            description=f"One of {', '.join(FORMATS)}; detected when omitted.",
+            json_schema_extra={"enum": [*FORMATS, None]},
+        ),
     ] = None,
 ) -> IngestOut:
     """Import the papers in the request body (any format `paperwire ingest` reads), then index them."""
