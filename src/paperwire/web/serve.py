@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 
 import uvicorn
 from pydantic import SecretStr
+from uvicorn.supervisors import Multiprocess
 
 from paperwire.config import Settings
 from paperwire.web.access_log import configure_access_log
@@ -34,7 +37,23 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
         return
     os.environ.update(settings_environment(settings))
     os.environ[PREPARED_VARIABLE] = "1"
-    uvicorn.run(
+    config = uvicorn.Config(
         "paperwire.web.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
         access_log=False, proxy_headers=True,
     )  # fmt: skip
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops the workers, then this
+        Multiprocess(config, sockets=[tcp_listener(config.bind_socket())]).run()
+
+
+def tcp_listener(sock: socket.socket) -> socket.socket:
+    """The listening socket marked as TCP, so asyncio turns Nagle off on every connection it accepts.
+
+    uvicorn's `bind_socket` leaves `proto` 0 and asyncio sets TCP_NODELAY only where it is TCP: with
+    several workers each keep-alive answer waited ~40 ms for the client's delayed ACK
+    (https://github.com/Kludex/uvicorn/issues/3149; bench/WEB.md).
+    """
+    if sock.family not in (socket.AF_INET, socket.AF_INET6) or sock.proto == socket.IPPROTO_TCP:
+        return sock
+    tcp = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+    tcp.set_inheritable(True)
+    return tcp
