@@ -32,12 +32,18 @@ _WORDS = re.compile(r"[^\W_]+")
 _OPERATORS = frozenset({"AND", "OR", "NOT", "IN", "TO"})
 
 
+# The keyword index stores dates as nanoseconds since 1970 (years 1678 to 2262); filters stay inside.
+YEARS = (1700, 2199)
+
+
 def parse_date(value: str, *, end: bool = False) -> str:
     """'2024', '2024-03' or '2024-03-07' as an ISO date; a partial date is its first (or last) day."""
     match = _DATE.match(value.strip())
     if not match:
         raise InputError(f"{value!r} is not a date", hint="write dates as YYYY, YYYY-MM or YYYY-MM-DD")
     year, month, day = int(match[1]), match[2], match[3]
+    if not YEARS[0] <= year <= YEARS[1]:
+        raise InputError(f"{value!r} is out of range", hint=f"dates run from {YEARS[0]} to {YEARS[1]}")
     try:
         if month is None:
             return date(year, 12, 31).isoformat() if end else date(year, 1, 1).isoformat()

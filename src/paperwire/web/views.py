@@ -119,26 +119,14 @@ class SearchParams:
         return f"{path}?{urlencode(pairs)}" if pairs else path
 
 
-# The keyword index stores dates as nanoseconds (years 1678 to 2262) and fails on a range outside them,
-# so filter years are kept to YEARS. Published in the OpenAPI schema so clients know what a date is;
-# search_params checks it, and parse_date the days a month lacks, with a message that says what to write.
-YEARS = (1700, 2199)
+# Published in the OpenAPI schema so clients know what a date is (parse_date checks it, and the days
+# a month lacks, with a message that says what to write); years as the keyword index can hold them.
 _DATE_SCHEMA: dict[str, Any] = {
     "json_schema_extra": {
         "pattern": "^((1[7-9]|2[01])[0-9]{2}(-(0?[1-9]|1[0-2])(-(0?[1-9]|[12][0-9]|3[01]))?)?)?$",
         "examples": ["2024", "2024-03", "2024-03-07"],
     }
 }
-
-
-def _in_years(value: str | None) -> str | None:
-    """A date whose year the index can hold (left to parse_date when it has no year to read)."""
-    year = value[:4] if value else ""
-    if year.isascii() and year.isdigit() and not YEARS[0] <= int(year) <= YEARS[1]:
-        raise WebError(
-            422, "invalid_input", f"{value!r} is out of range; dates run from {YEARS[0]} to {YEARS[1]}"
-        )
-    return value
 
 
 def _blank_is_none(value: str | None) -> str | None:
@@ -168,7 +156,7 @@ def search_params(
 ) -> SearchParams:
     """The search parameters of a request (a FastAPI dependency); bad dates are a 422."""
     categories = tuple(c for value in category or () for c in re.split(r"[\s,]+", value) if c)
-    since, until = _in_years(_blank_is_none(since)), _in_years(_blank_is_none(until))
+    since, until = _blank_is_none(since), _blank_is_none(until)
     try:
         filters = Filters(since, until, categories, has_code)
     except InputError as exc:
