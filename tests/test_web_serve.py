@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from paperwire.config import load_settings
-from paperwire.web.serve import settings_environment
+from paperwire.web.serve import settings_environment, tcp_listener
 
 
 def free_port() -> int:
@@ -59,3 +59,15 @@ def test_workers_rebuild_the_same_settings_from_the_environment(
     for name, value in variables.items():
         monkeypatch.setenv(name, value)
     assert load_settings() == settings
+
+
+def test_the_workers_listener_is_marked_tcp_so_replies_skip_nagle() -> None:
+    plain = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # proto 0, as uvicorn's bind_socket makes it
+    plain.bind(("127.0.0.1", 0))
+    port = plain.getsockname()[1]
+    listener = tcp_listener(plain)
+    try:
+        assert listener.proto == socket.IPPROTO_TCP and listener.getsockname()[1] == port
+        assert listener.get_inheritable()  # the worker processes receive it
+    finally:
+        listener.close()
