@@ -41,6 +41,11 @@ def test_batched_signatures_do_not_depend_on_batch(texts: list[str]) -> None:
     assert np.array_equal(together, alone)
 
 
+@given(st.one_of(st.text(), st.text(alphabet=st.characters(max_codepoint=127))))
+def test_words_are_the_regex_words(text: str) -> None:
+    assert dedup._words(text) == [word.encode() for word in dedup.WORD.findall(text.lower())]
+
+
 def test_shingles_ignore_case_punctuation_and_repeats() -> None:
     assert np.array_equal(
         dedup.shingle_hashes("Deep nets, deep NETS!"), dedup.shingle_hashes("deep nets deep nets")

@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import paperwire
 from paperwire.models import RawRecord, Version
 from paperwire.normalize import (
     MIRROR_HOSTS,
+    _repair_whitespace,
     clean_whitespace,
     extract_links,
     latex_to_text,
@@ -187,6 +189,7 @@ def test_balanced_math_leaves_no_dollar(parts: list[str]) -> None:
         ("  padded  \n", "padded"),
         ("nul\x00 bell\x07 del\x7f", "nul bell del"),
         ("windows\r\nline", "windows line"),
+        ("\nwrapped at\nthe margin\n", "wrapped at the margin"),
         ("", ""),
     ],
 )
@@ -206,6 +209,18 @@ def test_clean_whitespace_is_idempotent(text: str, paragraphs: bool) -> None:
     assert clean_whitespace(once, paragraphs=paragraphs) == once
     assert "  " not in once and "\n\n\n" not in once and once == once.strip()
     assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f\ud800-\udfff]", once)
+
+
+# hard-wrapped text and its near misses: the cases clean_whitespace() takes without regexes
+WRAPPED = st.lists(
+    st.sampled_from(["word", "Word.", "é", " ", "  ", "\n", "\n\n", "\n ", "\t", "\r", "\x00", "\x1c"]),
+    max_size=30,
+).map("".join)
+
+
+@given(st.one_of(ANY_TEXT, WRAPPED), st.booleans())
+def test_clean_whitespace_shortcuts_equal_the_full_repair(text: str, paragraphs: bool) -> None:
+    assert clean_whitespace(text, paragraphs=paragraphs) == _repair_whitespace(text, paragraphs)
 
 
 # ------------------------------------------------------------------------------------------- parse_arxiv_id
@@ -408,6 +423,13 @@ def test_title_key() -> None:
     assert title_key("") == ""
 
 
+@given(ANY_TEXT)
+def test_title_key_equals_its_unicode_definition(text: str) -> None:
+    decomposed = unicodedata.normalize("NFKD", latex_to_text(text))
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    assert title_key(text) == " ".join(re.findall(r"[a-z0-9]+", bare.casefold()))
+
+
 # -------------------------------------------------------------------------------------------------- normalize
 
 
@@ -488,6 +510,24 @@ def test_normalize_ids_without_arxiv() -> None:
     assert normalize(raw("  channel pruning for accelerating\n very deep neural networks.")).id == expected
     assert normalize(raw("", source_id="  ")).id.startswith("t:")
     assert normalize(raw("深度学习")).id != normalize(raw("强化学习")).id
+
+
+NAMES = st.lists(
+    st.one_of(
+        st.sampled_from(["Ada Lovelace", " Alan  Turing ", "Paul Erd\\H{o}s", "$x$", "cs.LG cs.AI", "10pm4"]),
+        st.sampled_from(["", " ", "A\x00B", "Ana\nRosa", "x\u00a0y", "icdot"]),
+        ANY_TEXT,
+    ),
+    max_size=6,
+)
+
+
+@given(NAMES)
+def test_authors_and_categories_equal_cleaning_each_name(names: list[str]) -> None:
+    paper = normalize(raw(authors=names, categories=names))
+    cleaned = [clean_whitespace(name, paragraphs=False) for name in names]
+    assert paper.authors == [a for a in (latex_to_text(c).strip() for c in cleaned) if a]
+    assert paper.categories == list(dict.fromkeys(c for name in cleaned for c in name.split()))
 
 
 def test_normalize_copies_source_signals_collection() -> None:

@@ -60,44 +60,72 @@ WORD = re.compile(r"[^\W_]+")
 SHINGLE = 3
 # Odd multipliers combining three word hashes into one shingle hash.
 _SHINGLE_MIX = (np.uint64(0x9E3779B1), np.uint64(0x85EBCA77))
+# For ASCII text, WORD over the lowercased text is: letters and digits, lowercased; all else splits.
+_ASCII_WORDS = bytes(ord(chr(c).lower()) if chr(c).isalnum() else 32 for c in range(128)) + bytes(128)
+
+
+def _words(text: str) -> list[bytes]:
+    """A text's words (WORD over the lowercased text), UTF-8 encoded."""
+    if text.isascii():  # most abstracts: bytes.translate and split, no regex, ~3x faster
+        return text.encode().translate(_ASCII_WORDS).split()
+    return [word.encode() for word in WORD.findall(text.lower())]
+
+
+def _shingle_values(texts: Sequence[str]) -> tuple[npt.NDArray[np.uint64], list[int]]:
+    """The 32-bit hashes of each text's word 3-shingles (the whole text when shorter), concatenated,
+    repeats kept; and how many belong to each text (0 for a text without words)."""
+    words = [_words(t) for t in texts]
+    counts = [len(w) - SHINGLE + 1 if len(w) >= SHINGLE else min(len(w), 1) for w in words]
+    flat = [w for text_words in words if len(text_words) >= SHINGLE for w in text_words]
+    hashed = np.fromiter(map(zlib.crc32, flat), dtype=np.uint64, count=len(flat))
+    with np.errstate(over="ignore"):
+        mixed = hashed[:-2] * _SHINGLE_MIX[0] + hashed[1:-1] * _SHINGLE_MIX[1] + hashed[2:]
+    # shingles start at every word but the last two of each text: drop those that span two texts
+    lengths = np.array([len(w) for w in words if len(w) >= SHINGLE], dtype=np.int64)
+    keep = np.ones(len(flat), dtype=bool)
+    ends = np.cumsum(lengths)
+    keep[ends - 1] = keep[ends - 2] = False
+    long_values = (mixed & MAX_HASH)[keep[:-2]] if len(flat) else np.empty(0, dtype=np.uint64)
+    # a text of one or two words is one shingle: the hash of the whole text
+    short = [zlib.crc32(b" ".join(w)) for w in words if 0 < len(w) < SHINGLE]
+    if not short:
+        return long_values, counts
+    values = np.empty(sum(counts), dtype=np.uint64)
+    is_short = np.repeat([0 < len(w) < SHINGLE for w in words], counts)
+    values[is_short] = short
+    values[~is_short] = long_values
+    return values, counts
 
 
 def shingle_hashes(text: str) -> npt.NDArray[np.uint64]:
     """The distinct 32-bit hashes of a text's word 3-shingles (the whole text when shorter)."""
-    words = WORD.findall(text.lower())
-    if not words:
-        return np.empty(0, dtype=np.uint64)
-    hashed = np.fromiter(map(zlib.crc32, map(str.encode, words)), dtype=np.uint64, count=len(words))
-    if len(hashed) < SHINGLE:
-        return np.array([zlib.crc32(" ".join(words).encode())], dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        mixed = hashed[:-2] * _SHINGLE_MIX[0] + hashed[1:-1] * _SHINGLE_MIX[1] + hashed[2:]
-    return np.unique(mixed & MAX_HASH)
+    return np.unique(_shingle_values([text])[0])
 
 
 def signatures(texts: Sequence[str]) -> npt.NDArray[np.uint32]:
     """MinHash signatures (len(texts) x NUM_PERM) of each text's word 3-shingles."""
-    hashed = [shingle_hashes(t) for t in texts]
     result = np.full((len(texts), NUM_PERM), EMPTY, dtype=np.uint32)
     start = 0
-    while start < len(hashed):
+    while start < len(texts):
+        # at most CHUNK_SHINGLES shingles at a time (a word takes two characters or more)
         stop, total = start, 0
-        while stop < len(hashed) and (total == 0 or total + len(hashed[stop]) <= CHUNK_SHINGLES):
-            total += len(hashed[stop])
+        while stop < len(texts) and (total == 0 or total + len(texts[stop]) // 2 + 1 <= CHUNK_SHINGLES):
+            total += len(texts[stop]) // 2 + 1
             stop += 1
-        _fill(result[start:stop], hashed[start:stop])
+        values, counts = _shingle_values(texts[start:stop])
+        _fill(result[start:stop], values, np.array(counts, dtype=np.int64))
         start = stop
     return result
 
 
-def _fill(out: npt.NDArray[np.uint32], hashed: list[npt.NDArray[np.uint64]]) -> None:
-    lengths = np.array([len(h) for h in hashed])
-    nonempty = np.flatnonzero(lengths)
+def _fill(out: npt.NDArray[np.uint32], values: npt.NDArray[np.uint64], counts: npt.NDArray[np.int64]) -> None:
+    # the minimum of each permutation over each text's values; repeats do not change a minimum
+    nonempty = np.flatnonzero(counts)
     if len(nonempty) == 0:
         return
-    values = _fmix32(np.concatenate([hashed[i] for i in nonempty]).astype(np.uint32))
-    permuted = _A[:, None] * values[None, :] + _B[:, None]  # wraps mod 2^32, as intended
-    offsets = np.concatenate(([0], np.cumsum(lengths[nonempty])[:-1]))
+    mixed = _fmix32(values.astype(np.uint32))
+    permuted = _A[:, None] * mixed[None, :] + _B[:, None]  # wraps mod 2^32, as intended
+    offsets = np.concatenate(([0], np.cumsum(counts[nonempty])[:-1]))
     out[nonempty] = np.minimum.reduceat(permuted, offsets, axis=1).T
 
 
