@@ -19,8 +19,11 @@ from hypothesis import strategies as st
 import paperwire
 from paperwire.models import RawRecord, Version
 from paperwire.normalize import (
+    _URL,
     MIRROR_HOSTS,
+    Normalizer,
     _repair_whitespace,
+    _urls,
     clean_whitespace,
     extract_links,
     latex_to_text,
@@ -400,6 +403,21 @@ def test_extract_links_never_raises(text: str) -> None:
     assert all(url.startswith("https://") for url in code + project)
 
 
+# text dense in what URLs are made of: schemes, hosts in any case, host characters, separators
+URLISH = st.lists(
+    st.one_of(
+        st.sampled_from(["http", "HTTPS", "://", "github.com", "GitHub.COM", "hf.co", "hf.mirrork.net"]),
+        st.sampled_from(["www.", "a-b.", "9", ".", "-", "_", "@", "/", ":", " ", "(", "é", "İ", "\u212a"]),
+    ),
+    max_size=25,
+).map("".join)
+
+
+@given(st.one_of(URLISH, ANY_TEXT))
+def test_urls_are_what_the_url_regex_finds(text: str) -> None:
+    assert [m.span() for m in _urls(text)] == [m.span() for m in _URL.finditer(text)]
+
+
 def test_seed_pages_code_links() -> None:
     pages = sorted(SEEDS.glob("*.txt"))
     if not pages:
@@ -528,6 +546,31 @@ def test_authors_and_categories_equal_cleaning_each_name(names: list[str]) -> No
     cleaned = [clean_whitespace(name, paragraphs=False) for name in names]
     assert paper.authors == [a for a in (latex_to_text(c).strip() for c in cleaned) if a]
     assert paper.categories == list(dict.fromkeys(c for name in cleaned for c in name.split()))
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["A title", "Another title"]),
+            st.sampled_from(["Plain text.", "With $x^2$ and https://github.com/a/b"]),
+            st.sampled_from([None, "2025-03-18", "2025-03-19"]),
+            st.sampled_from([None, {"upvotes": 3}, {"upvotes": 4}]),
+            st.sampled_from([None, ("page", 1), ("page", 2)]),
+        ),
+        max_size=30,
+    ),
+    st.integers(1, 3),
+)
+def test_normalizer_equals_normalize(
+    rows: list[tuple[str, str, str | None, dict[str, int] | None, tuple[str, int] | None]], remember: int
+) -> None:
+    normalizer = Normalizer(remember)
+    for number, (title, abstract, announced, signals, collection) in enumerate(rows):
+        record = raw(title, abstract=abstract, announced=announced, signals=signals, collection=collection)
+        record.location = f"test:{number}"
+        assert normalizer(record) == normalize(record)
+    odd = raw(links={1: "https://github.com/a/b"})  # type: ignore[dict-item]  # a reader's bug
+    assert normalizer(odd) == normalize(odd)
 
 
 def test_normalize_copies_source_signals_collection() -> None:
