@@ -175,17 +175,38 @@ class Fingerprint:
         return cls(np.frombuffer(blob, dtype="<u4").astype(np.uint32), title_hash)
 
 
+@dataclass(slots=True)
+class Prints:
+    """The fingerprints of a batch of papers in arrays and lists, to pickle ~10x faster."""
+
+    signatures: npt.NDArray[np.uint32]  # one row per paper
+    title_hashes: list[int | None]
+    keys: list[list[int]]
+
+    @classmethod
+    def of(cls, fingerprints: Sequence[Fingerprint]) -> Prints:
+        rows = [f.signature for f in fingerprints]
+        return cls(
+            np.stack(rows) if rows else np.empty((0, NUM_PERM), dtype=np.uint32),
+            [f.title_hash for f in fingerprints],
+            [f.keys for f in fingerprints],
+        )
+
+    def __getitem__(self, index: int) -> Fingerprint:
+        return Fingerprint(self.signatures[index], self.title_hashes[index], self.keys[index])
+
+
 def fingerprints(titles: Sequence[str], abstracts: Sequence[str]) -> list[Fingerprint]:
     """Fingerprints of a batch of papers, with their LSH keys."""
     sigs = signatures(abstracts)
     bands = band_keys(sigs).tolist()
+    empty = np.all(sigs == EMPTY, axis=1).tolist()
     result = []
-    for sig, band, title in zip(sigs, bands, titles, strict=True):
-        fingerprint = Fingerprint(sig, title_hash(title))
-        fingerprint.keys = ([] if fingerprint.empty else band) + (
-            [fingerprint.title_hash] if fingerprint.title_hash is not None else []
-        )
-        result.append(fingerprint)
+    for sig, band, no_text, title in zip(sigs, bands, empty, titles, strict=True):
+        key = title_hash(title)
+        keys = ([] if no_text else band) + ([key] if key is not None else [])
+        # a copy, so that keeping one fingerprint does not keep the whole batch's array
+        result.append(Fingerprint(sig.copy(), key, keys))
     return result
 
 

@@ -15,6 +15,7 @@ from urllib.parse import urlparse
 
 import sqlalchemy as sa
 
+from paperwire import dedup
 from paperwire.config import Settings
 from paperwire.errors import InputError
 from paperwire.models import BadRecord, IngestCounts, Paper, RawRecord
@@ -109,7 +110,9 @@ class _Writer:
 
     def flush(self, conn: sa.Connection, label: str) -> None:
         """Write what is collected, inside the caller's transaction."""
-        counts = write_batch(conn, self.papers, self.settings.dedup_threshold, ledger.utcnow())
+        prints = dedup.fingerprints([p.title for p in self.papers], [p.abstract for p in self.papers])
+        threshold = self.settings.dedup_threshold
+        counts = write_batch(conn, self.papers, dedup.Prints.of(prints), threshold, ledger.utcnow())
         counts.bad += len(self.bad)
         ledger.add_counts(conn, self.report.run_id, counts, self.bad)
         self.report.counts.add(counts)
