@@ -98,10 +98,10 @@ def _candidates(
 
 
 def write_batch(
-    conn: sa.Connection, papers: Sequence[Paper], prints: dedup.Prints, threshold: float, now: str
+    conn: sa.Connection, papers: Sequence[Paper], prints: dedup.Prints | None, threshold: float, now: str
 ) -> IngestCounts:
-    """Store a batch of normalised papers and their fingerprints in the open transaction; returns
-    what changed."""
+    """Store a batch of normalised papers in the open transaction, with their fingerprints if given
+    (or else made here); returns what changed."""
     batch = _Batch(state=_load(conn, list(dict.fromkeys(p.id for p in papers))))
     for paper in papers:
         _absorb(batch, paper, now)
@@ -140,17 +140,18 @@ def _absorb(batch: _Batch, paper: Paper, now: str) -> None:
         batch.counts.unchanged += 1
 
 
-def _fingerprint(batch: _Batch, papers: Sequence[Paper], prints: dedup.Prints) -> None:
+def _fingerprint(batch: _Batch, papers: Sequence[Paper], prints: dedup.Prints | None) -> None:
     """Give new and re-worded papers the fingerprint of their text: the one given with the batch's
-    papers or, where a merge joined one record's title to another's abstract, a new one."""
-    given = {(paper.title, paper.abstract): index for index, paper in enumerate(papers)}
+    papers or, where none was given or a merge joined one record's title to another's abstract, a
+    new one."""
+    given = {(p.title, p.abstract): index for index, p in enumerate(papers)} if prints is not None else {}
     todo = [s for s in batch.state.values() if s.keys_changed]
     texts = [(s.paper.title, s.paper.abstract) for s in todo]
     missing = list(dict.fromkeys(text for text in texts if text not in given))
     titles, abstracts = [title for title, _ in missing], [abstract for _, abstract in missing]
     made = dict(zip(missing, dedup.fingerprints(titles, abstracts), strict=True))
     for stored, text in zip(todo, texts, strict=True):
-        stored.fingerprint = prints[given[text]] if text in given else made[text]
+        stored.fingerprint = prints[given[text]] if prints is not None and text in given else made[text]
 
 
 def _group_new_papers(conn: sa.Connection, batch: _Batch, threshold: float) -> None:

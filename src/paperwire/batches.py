@@ -1,0 +1,208 @@
+"""Inputs -> batches to store: normalised papers with their fingerprints, and the bad records.
+
+Reading, normalising and fingerprinting cost about as much as storing, so a large ingest makes its
+batches in a child process (`made_elsewhere`) while the parent stores the previous batch. The pipe
+between them holds at most one batch, so memory stays flat. The child never touches the store and
+stops when the parent does, killed or not (its pipe breaks), so nothing outlives an ingest.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, cast
+from urllib.parse import urlparse
+
+from paperwire import dedup
+from paperwire.models import BadRecord, Paper, RawRecord
+from paperwire.normalize import Normalizer
+from paperwire.sources import detect_format, reader
+from paperwire.sources.http import HttpOptions, download
+
+REMEMBERED_TEXTS = 4096  # fingerprints kept for texts that recur (cross-listed papers)
+
+
+@dataclass(slots=True)
+class Batch:
+    """What one transaction stores."""
+
+    papers: list[Paper]
+    bad: list[BadRecord]
+    label: str  # the input its last record came from, for progress reports
+    prints: dedup.Prints | None = None  # of the papers, in their order; None: the writer makes them
+
+
+class Batcher:
+    """Collects records into batches; a record seen recently is not normalised again."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.papers: list[Paper] = []
+        self.bad: list[BadRecord] = []
+        self._normalize = Normalizer()
+
+    def add(self, record: RawRecord | BadRecord) -> None:
+        if isinstance(record, RawRecord):
+            try:
+                self.papers.append(self._normalize(record))
+            except Exception as exc:  # a bug on one odd record must not stop a million-record ingest
+                self.bad.append(BadRecord(record.location, f"cannot normalise: {exc!r}"))
+        else:
+            self.bad.append(record)
+
+    @property
+    def full(self) -> bool:
+        return len(self.papers) + len(self.bad) >= self.size
+
+    def take(self, label: str) -> Batch:
+        """The batch collected so far (possibly empty); the next one starts empty."""
+        batch = Batch(self.papers, self.bad, label)
+        self.papers, self.bad = [], []
+        return batch
+
+
+class _RecentPrints:
+    """Fingerprints of the papers of batches; a text seen recently is not fingerprinted again."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str], dedup.Fingerprint] = {}
+
+    def of(self, papers: list[Paper]) -> dedup.Prints:
+        texts = [(paper.title, paper.abstract) for paper in papers]
+        known = {text: self._known[text] for text in texts if text in self._known}
+        todo = list(dict.fromkeys(text for text in texts if text not in known))
+        made = dedup.fingerprints([title for title, _ in todo], [abstract for _, abstract in todo])
+        known.update(zip(todo, made, strict=True))
+        for text, fingerprint in zip(todo, made, strict=True):
+            if len(self._known) >= REMEMBERED_TEXTS:
+                del self._known[next(iter(self._known))]  # the oldest
+            self._known[text] = fingerprint
+        return dedup.Prints.of([known[text] for text in texts])
+
+
+def _records(
+    inputs: list[str], format_name: str | None, options: HttpOptions, workdir: Path
+) -> Iterator[tuple[str, RawRecord | BadRecord]]:
+    for item in inputs:
+        if urlparse(item).scheme in ("http", "https"):
+            path = download(item, options, workdir / f"download-{len(list(workdir.iterdir()))}")
+        else:
+            path = Path(item)
+        read = reader(format_name or detect_format(path))
+        for record in read(path):
+            yield item, record
+
+
+@dataclass(slots=True)
+class Work:
+    """What to read, and how, for batches(): plain values, so that it pickles."""
+
+    inputs: list[str]  # files and URLs
+    format_name: str | None  # None: detect each file's format
+    size: int  # records per batch
+    http: HttpOptions
+    workdir: Path  # where downloads go
+
+
+def batches(work: Work) -> Generator[Batch, None, None]:
+    """The batches of the records read from the inputs, the last one possibly empty."""
+    batcher = Batcher(work.size)
+    label = work.inputs[0]
+    for label, record in _records(work.inputs, work.format_name, work.http, work.workdir):
+        batcher.add(record)
+        if batcher.full:
+            yield batcher.take(label)
+    yield batcher.take(label)
+
+
+def made_elsewhere(work: Work) -> Generator[Batch, None, None]:
+    """batches(work), made in a child process while the caller works on the last one.
+
+    An exception in the child is raised here, after the batches made before it.
+    """
+    # a fresh interpreter (not fork, not multiprocessing): it inherits no threads or connections,
+    # and it never re-runs the caller's main module
+    command = [sys.executable, "-c", "from paperwire.batches import serve; serve()"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+    receiving = cast(BinaryIO, child.stdout)
+    try:
+        with cast(BinaryIO, child.stdin) as sending:
+            pickle.dump(work, sending, protocol=pickle.HIGHEST_PROTOCOL)
+        while True:
+            try:
+                message = pickle.load(receiving)
+            except (EOFError, pickle.UnpicklingError):
+                raise RuntimeError(
+                    f"the process making batches stopped (exit code {child.wait()})"
+                ) from None
+            if isinstance(message, _Failure):
+                raise message.error from ChildError(message.trace)
+            if message is None:
+                break
+            yield message
+    finally:
+        receiving.close()  # a child still sending gets a broken pipe and stops
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # busy reading a huge record, or a download
+            child.kill()
+            child.wait()
+
+
+class ChildError(Exception):
+    """The traceback, in the child process, of an exception raised again in the parent."""
+
+
+@dataclass(slots=True)
+class _Failure:
+    error: BaseException
+    trace: str
+
+
+def serve() -> None:
+    """The child's side of made_elsewhere(): the Work from stdin, pickled batches to stdout."""
+    sending = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # what anything prints goes to stderr, not into the batches
+    try:
+        work = pickle.load(sys.stdin.buffer)
+        prints = _RecentPrints()
+        cost = waited = 0.0  # of fingerprinting the last batch here; of waiting to send the last one
+        for batch in batches(work):
+            # Fingerprints take ~30% of the work here. Make them here when the parent kept this
+            # process waiting for about that long, or else leave them to the parent (results are
+            # the same): so the two processes share the work of a corpus whichever is busier.
+            if waited >= cost / 2:
+                started = time.process_time()
+                batch.prints = prints.of(batch.papers)
+                cost = time.process_time() - started
+            waited = _send(sending, batch)
+        _send(sending, None)
+    except BrokenPipeError:  # the parent stopped listening: it failed or was killed
+        os._exit(0)  # no flush at exit, which would fail the same way
+    except BaseException as exc:
+        failure = _Failure(exc, traceback.format_exc())
+        try:
+            message = pickle.dumps(failure, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # an exception that does not pickle
+            message = pickle.dumps(_Failure(RuntimeError(f"{exc!r}"), failure.trace))
+        try:
+            sending.write(message)
+            sending.flush()
+        except OSError:
+            os._exit(1)
+
+
+def _send(sending: BinaryIO, message: Batch | None) -> float:
+    """Send a message; returns the seconds spent waiting for the parent to take it."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    pickle.dump(message, sending, protocol=pickle.HIGHEST_PROTOCOL)
+    sending.flush()
+    return (time.perf_counter() - wall) - (time.process_time() - cpu)
