@@ -27,6 +27,7 @@ from paperwire.sources import detect_format, reader
 from paperwire.sources.http import HttpOptions, download
 
 REMEMBERED_TEXTS = 4096  # fingerprints kept for texts that recur (cross-listed papers)
+_PROBE = 1 << 17  # bytes
 
 
 @dataclass(slots=True)
@@ -174,16 +175,17 @@ def serve() -> None:
     try:
         work = pickle.load(sys.stdin.buffer)
         prints = _RecentPrints()
-        cost = waited = 0.0  # of fingerprinting the last batch here; of waiting to send the last one
+        cost = 0.0  # of fingerprinting the last batch fingerprinted here
+        waiting = 0.0  # moving average of the time spent waiting for the parent to take a batch
         for batch in batches(work):
-            # Fingerprints take ~30% of the work here. Make them here when the parent kept this
-            # process waiting for about that long, or else leave them to the parent (results are
-            # the same): so the two processes share the work of a corpus whichever is busier.
-            if waited >= cost / 2:
+            # Fingerprints take ~30% of the work here. Make them here while the parent keeps this
+            # process waiting, and leave them to it (results are the same) while it does not: the
+            # two processes share the work of a corpus whichever of them is busier with it.
+            if waiting >= cost / 4:
                 started = time.process_time()
                 batch.prints = prints.of(batch.papers)
                 cost = time.process_time() - started
-            waited = _send(sending, batch)
+            waiting = 0.7 * waiting + 0.3 * _send(sending, batch)
         _send(sending, None)
     except BrokenPipeError:  # the parent stopped listening: it failed or was killed
         os._exit(0)  # no flush at exit, which would fail the same way
@@ -201,8 +203,13 @@ def serve() -> None:
 
 
 def _send(sending: BinaryIO, message: Batch | None) -> float:
-    """Send a message; returns the seconds spent waiting for the parent to take it."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    pickle.dump(message, sending, protocol=pickle.HIGHEST_PROTOCOL)
+    """Send a message; returns the seconds spent waiting for the parent to start taking it."""
+    data = memoryview(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+    started = time.perf_counter()
+    # more than a pipe holds (64 KiB): written once the parent reads, whatever it then does
+    sending.write(data[:_PROBE])
     sending.flush()
-    return (time.perf_counter() - wall) - (time.process_time() - cpu)
+    waited = time.perf_counter() - started
+    sending.write(data[_PROBE:])
+    sending.flush()
+    return waited
