@@ -199,15 +199,21 @@ class Prints:
 def fingerprints(titles: Sequence[str], abstracts: Sequence[str]) -> list[Fingerprint]:
     """Fingerprints of a batch of papers, with their LSH keys."""
     sigs = signatures(abstracts)
-    bands = band_keys(sigs).tolist()
-    empty = np.all(sigs == EMPTY, axis=1).tolist()
-    result = []
-    for sig, band, no_text, title in zip(sigs, bands, empty, titles, strict=True):
-        key = title_hash(title)
-        keys = ([] if no_text else band) + ([key] if key is not None else [])
-        # a copy, so that keeping one fingerprint does not keep the whole batch's array
-        result.append(Fingerprint(sig.copy(), key, keys))
-    return result
+    hashes = [title_hash(title) for title in titles]
+    keys = lsh_keys(sigs, hashes)
+    # copies, so that keeping one fingerprint does not keep the whole batch's array
+    return [Fingerprint(sig.copy(), h, k) for sig, h, k in zip(sigs, hashes, keys, strict=True)]
+
+
+def lsh_keys(signatures: npt.NDArray[np.uint32], title_hashes: Sequence[int | None]) -> list[list[int]]:
+    """The LSH buckets of each paper: one per band of its signature (none for an empty text), and
+    the one of its title, if long enough."""
+    bands = band_keys(signatures).tolist()
+    empty = np.all(signatures == EMPTY, axis=1).tolist()
+    return [
+        ([] if no_text else band) + ([key] if key is not None else [])
+        for band, no_text, key in zip(bands, empty, title_hashes, strict=True)
+    ]
 
 
 def match_score(new: Fingerprint, old: Fingerprint, threshold: float) -> float | None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import orjson
 import sqlalchemy as sa
 
@@ -14,7 +15,7 @@ from paperwire import dedup
 from paperwire.merge import merge
 from paperwire.models import IngestCounts, Paper, Version
 from paperwire.store import schema
-from paperwire.store.sql import execute_in, insert_many, json_text
+from paperwire.store.sql import delete_many, execute_in, insert_many, json_text
 
 # what a batch reads of a stored paper
 _LOADED = ", ".join(
@@ -31,6 +32,7 @@ class _Stored:
     group_id: str
     first_seen: str
     fingerprint: dedup.Fingerprint | None
+    filed: dedup.Fingerprint | None = None  # as stored, with the LSH keys it is filed under
     keys_changed: bool = False  # its LSH keys must be (re)written
     dirty: bool = False  # its row must be written
     is_new: bool = False
@@ -76,7 +78,7 @@ def _load(conn: sa.Connection, ids: list[str]) -> dict[str, _Stored]:
         fingerprint = (
             dedup.Fingerprint.from_stored(row.minhash, row.title_hash) if row.minhash is not None else None
         )
-        loaded[row.id] = _Stored(paper, sources, row.group_id, row.first_seen, fingerprint)
+        loaded[row.id] = _Stored(paper, sources, row.group_id, row.first_seen, fingerprint, fingerprint)
     return loaded
 
 
@@ -216,14 +218,26 @@ def _write(conn: sa.Connection, batch: _Batch, now: str) -> None:
     versions = [(s.paper.id, version.number, version.date) for s in dirty for version in s.paper.versions]
     insert_many(conn, schema.paper_versions, versions)
     rekeyed = [s for s in batch.state.values() if s.keys_changed and s.fingerprint]
-    stale = [s.paper.id for s in rekeyed if not s.is_new]
-    execute_in(conn, "DELETE FROM dedup_keys WHERE paper_id IN ({})", stale)
+    _unfile(conn, [s for s in rekeyed if not s.is_new])
     keys = [(key, s.paper.id) for s in rekeyed if s.fingerprint for key in dict.fromkeys(s.fingerprint.keys)]
     insert_many(conn, schema.dedup_keys, keys)
     signals = [(i, s, d, json_text(data)) for (i, s, d), data in batch.signals.items()]
     insert_many(conn, schema.paper_signals, signals, conflict=["paper_id", "source", "observed_on"])
     if batch.items:
         _write_collection_items(conn, batch.items, now)
+
+
+def _unfile(conn: sa.Connection, papers: list[_Stored]) -> None:
+    """Delete the LSH keys of stored papers: the keys of their stored fingerprints, which are what
+    was filed with them (both are written from one fingerprint). By key, since dedup_keys has no
+    index on paper_id: deleting by paper_id read the whole table for every batch with a revision."""
+    filed = [(s.paper.id, s.filed) for s in papers if s.filed is not None]
+    if not filed:
+        return
+    signatures = np.stack([fingerprint.signature for _, fingerprint in filed])
+    keys = dedup.lsh_keys(signatures, [fingerprint.title_hash for _, fingerprint in filed])
+    rows = [(key, pid) for (pid, _), paper_keys in zip(filed, keys, strict=True) for key in paper_keys]
+    delete_many(conn, schema.dedup_keys, rows)
 
 
 def _write_collection_items(conn: sa.Connection, items: dict[tuple[str, int], str], now: str) -> None:

@@ -46,6 +46,15 @@ def insert_many(
     conn.exec_driver_sql(sql, list(rows))
 
 
+def delete_many(conn: sa.Connection, table: sa.Table, rows: Sequence[tuple[Any, ...]]) -> None:
+    """DELETE the rows whose primary key is one of `rows` (tuples in the key's column order)."""
+    if not rows:
+        return
+    quote = conn.dialect.identifier_preparer.quote
+    where = " AND ".join(f"{quote(column.name)} = {_mark(conn)}" for column in table.primary_key.columns)
+    conn.exec_driver_sql(f"DELETE FROM {quote(table.name)} WHERE {where}", list(rows))
+
+
 Row = sa.Row[*tuple[Any, ...]]
 
 
