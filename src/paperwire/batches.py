@@ -3,7 +3,9 @@
 Reading, normalising and fingerprinting cost about as much as storing, so a large ingest makes its
 batches in a child process (`made_elsewhere`) while the parent stores the previous batch. The pipe
 between them holds at most one batch, so memory stays flat. The child never touches the store and
-stops when the parent does, killed or not (its pipe breaks), so nothing outlives an ingest.
+stops when the parent does, killed or not (its pipe breaks), so nothing outlives an ingest. The
+child also fingerprints the batches while the parent is the busier of the two, and leaves that to
+the parent's write_batch() while it is not.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from paperwire.sources import detect_format, reader
 from paperwire.sources.http import HttpOptions, download
 
 REMEMBERED_TEXTS = 4096  # fingerprints kept for texts that recur (cross-listed papers)
-_PROBE = 1 << 17  # bytes
+_PROBE = 1 << 17  # bytes: more than a pipe holds, so writing them waits for the reader
 
 
 @dataclass(slots=True)
@@ -193,7 +195,8 @@ def serve() -> None:
         failure = _Failure(exc, traceback.format_exc())
         try:
             message = pickle.dumps(failure, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception:  # an exception that does not pickle
+            pickle.loads(message)  # some exceptions pickle but cannot be rebuilt from their args
+        except Exception:
             message = pickle.dumps(_Failure(RuntimeError(f"{exc!r}"), failure.trace))
         try:
             sending.write(message)
@@ -206,8 +209,7 @@ def _send(sending: BinaryIO, message: Batch | None) -> float:
     """Send a message; returns the seconds spent waiting for the parent to start taking it."""
     data = memoryview(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
     started = time.perf_counter()
-    # more than a pipe holds (64 KiB): written once the parent reads, whatever it then does
-    sending.write(data[:_PROBE])
+    sending.write(data[:_PROBE])  # done once the parent starts reading, whatever it does next
     sending.flush()
     waited = time.perf_counter() - started
     sending.write(data[_PROBE:])
