@@ -177,17 +177,16 @@ def serve() -> None:
     try:
         work = pickle.load(sys.stdin.buffer)
         prints = _RecentPrints()
-        cost = 0.0  # of fingerprinting the last batch fingerprinted here
-        waiting = 0.0  # moving average of the time spent waiting for the parent to take a batch
+        waited = spent = 0.0  # so far: waiting for the parent to take a batch; fingerprinting
         for batch in batches(work):
-            # Fingerprints take ~30% of the work here. Make them here while the parent keeps this
-            # process waiting, and leave them to it (results are the same) while it does not: the
-            # two processes share the work of a corpus whichever of them is busier with it.
-            if waiting >= cost / 4:
+            # Fingerprints take ~30% of the work here. Make them here with the time the parent has
+            # kept this process waiting, and leave the rest to the parent (results are the same):
+            # the two processes share the work of a corpus whichever of them is busier with it.
+            if waited >= spent:
                 started = time.process_time()
                 batch.prints = prints.of(batch.papers)
-                cost = time.process_time() - started
-            waiting = 0.7 * waiting + 0.3 * _send(sending, batch)
+                spent += time.process_time() - started
+            waited += _send(sending, batch)
         _send(sending, None)
     except BrokenPipeError:  # the parent stopped listening: it failed or was killed
         os._exit(0)  # no flush at exit, which would fail the same way
