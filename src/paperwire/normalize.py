@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import operator
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -653,7 +654,7 @@ def normalize(raw: RawRecord) -> Paper:
 # What normalize() takes from these RawRecord fields does not depend on the others, and the content
 # hash leaves it out: records that differ in nothing else normalise to the same paper otherwise.
 _PER_RECORD = ("location", "announced", "signals", "collection")
-_SHARED = tuple(f.name for f in dataclasses.fields(RawRecord) if f.name not in _PER_RECORD)
+_SHARED = operator.attrgetter(*(f.name for f in dataclasses.fields(RawRecord) if f.name not in _PER_RECORD))
 
 
 def _record_fields(raw: RawRecord) -> dict[str, Any]:
@@ -675,7 +676,7 @@ class Normalizer:
 
     def __call__(self, raw: RawRecord) -> Paper:
         try:
-            key = orjson.dumps([getattr(raw, name) for name in _SHARED])
+            key = orjson.dumps(_SHARED(raw))
         except TypeError:  # a value JSON cannot hold (a reader's bug): normalise without remembering
             return normalize(raw)
         known = self._papers.get(key)

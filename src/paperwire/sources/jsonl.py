@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +154,7 @@ def _strings(obj: dict[str, Any], key: str) -> list[str]:
         return []
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+    if not isinstance(value, list) or not all(map(isinstance, value, repeat(str))):
         raise RecordError(f"'{key}' must be a list of strings")
     return value
 
