@@ -6,23 +6,34 @@ so its peak RSS is its own), next to two baselines run on the same input in the 
 - naive store: every parsed record inserted as is into one SQLite table with executemany,
   no normalisation, no versions, no duplicate detection.
 
+Each ingest runs without embeddings, with `--no-index` (mode "no-index") or with the keyword
+index built after the store (mode "keyword"). `--compare` runs several checkouts side by side
+(through PYTHONPATH), alternating their order round by round, and checks they stored the same.
+
     .venv/bin/python bench/ingest.py                  # real 120k + synthetic 100k
     .venv/bin/python bench/ingest.py --synthetic 1000000
+    .venv/bin/python bench/ingest.py --compare main=../bench-main/src branch=src --repeat 2 \
+        --modes no-index keyword
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import hashlib
 import os
 import platform
+import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
@@ -80,11 +91,18 @@ def _sample_rss(pid: int, peak: list[int], done: threading.Event) -> None:
             continue
 
 
-def paperwire_ingest(inputs: list[Path], workdir: Path) -> tuple[dict[str, int], float, float, float]:
-    """Run `paperwire ingest` in a subprocess; returns its summary, seconds, and peak RSS in MiB:
-    the largest of its processes (exact), and of all of them together (sampled every 50 ms)."""
-    env = {**os.environ, "PAPERWIRE_DATA_DIR": str(workdir / "data")}
-    command = [sys.executable, "-m", "paperwire", "ingest", "--json", *map(str, inputs)]
+def paperwire_ingest(
+    inputs: list[Path], workdir: Path, src: Path | None = None, index: bool = False
+) -> tuple[dict[str, int], float, float, float]:
+    """Run `paperwire ingest` in a subprocess (the code under `src` when given, else the installed
+    one; without embeddings; `--no-index` unless `index`, which then builds the keyword index);
+    returns its summary, seconds, and peak RSS in MiB: the largest of its processes (exact), and
+    of all of them together (sampled every 50 ms)."""
+    env = {**os.environ, "PAPERWIRE_DATA_DIR": str(workdir / "data"), "PAPERWIRE_EMBEDDINGS": "false"}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    flags = [] if index else ["--no-index"]
+    command = [sys.executable, "-m", "paperwire", "ingest", "--json", *flags, *map(str, inputs)]
     out, err = workdir / "stdout", workdir / "stderr"
     start = time.perf_counter()
     with out.open("wb") as stdout, err.open("wb") as stderr:
@@ -101,6 +119,27 @@ def paperwire_ingest(inputs: list[Path], workdir: Path) -> tuple[dict[str, int],
     if code not in (0, 3):
         raise SystemExit(f"paperwire ingest failed ({code}): {err.read_text()[-2000:]}")
     return orjson.loads(out.read_bytes()), seconds, usage.ru_maxrss / 1024, together[0] / 2**20
+
+
+# What two runs must agree on: papers (text, metadata, group), versions, LSH keys, signals.
+_DIGESTED = [
+    "SELECT id, title, title_raw, abstract, abstract_raw, authors, categories, comment, journal_ref, "
+    "doi, published, updated, announced, listed, links, sources, group_id, minhash, title_hash, "
+    "content_hash FROM papers ORDER BY id",
+    "SELECT paper_id, number, date FROM paper_versions ORDER BY paper_id, number",
+    "SELECT key, paper_id FROM dedup_keys ORDER BY key, paper_id",
+    "SELECT paper_id, source, observed_on, data FROM paper_signals ORDER BY paper_id, source, observed_on",
+]
+
+
+def store_digest(database: Path) -> str:
+    """A hash of what the store holds, to check that two implementations stored the same."""
+    digest = hashlib.blake2b(digest_size=8)
+    with closing(sqlite3.connect(database)) as db:
+        for query in _DIGESTED:
+            for row in db.execute(query):
+                digest.update(repr(row).encode())
+    return digest.hexdigest()
 
 
 def machine() -> str:
@@ -121,17 +160,89 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), {int(mem) / 1024**2:.0f} GiB RAM, Python {python}"
 
 
-def measure(name: str, inputs: list[Path], workdir: Path) -> None:
-    count, parse_s = parse_only(inputs)
-    _, naive_s = naive_store(inputs, workdir)
-    summary, ours_s, peak, together = paperwire_ingest(inputs, workdir)
-    print(
-        f"| {name} | {count:,} | {count / parse_s:,.0f} | {count / naive_s:,.0f} | "
-        f"{count / ours_s:,.0f} ({ours_s:.1f} s) | {peak:,.0f} MiB / {together:,.0f} MiB | "
-        f"{summary['new']:,} new, {summary['updated']:,} updated, {summary['unchanged']:,} unchanged, "
-        f"{summary['duplicates']:,} dup, {summary['bad']:,} bad |",
-        flush=True,
-    )
+@dataclass
+class Run:
+    implementation: str
+    mode: str
+    rate: float
+    seconds: float
+    largest: float
+    together: float
+    load: tuple[float, float]  # 1-minute load average before and after
+    summary: dict[str, int]
+    digest: str
+
+
+def measure(
+    name: str,
+    inputs: list[Path],
+    workdir: Path,
+    implementations: dict[str, Path | None],
+    modes: list[str],
+    repeat: int,
+    baselines: bool,
+) -> None:
+    """Parse-only and naive-store floors once, then every implementation in every mode `repeat`
+    times, alternating the order of the implementations from one round to the next."""
+    count = sum(1 for _ in lines(inputs))
+    if baselines:
+        count, parse_s = parse_only(inputs)
+        _, naive_s = naive_store(inputs, workdir)
+        (workdir / "naive.db").unlink()
+        print(
+            f"{name}: {count:,} records; parse only {count / parse_s:,.0f} rec/s, "
+            f"naive store {count / naive_s:,.0f} rec/s",
+            flush=True,
+        )
+    names = list(implementations)
+    runs: list[Run] = []
+    for round_ in range(repeat):
+        for implementation in names if round_ % 2 == 0 else names[::-1]:
+            for mode in modes:
+                shutil.rmtree(workdir / "data", ignore_errors=True)
+                before = os.getloadavg()[0]
+                summary, seconds, largest, together = paperwire_ingest(
+                    inputs, workdir, implementations[implementation], index=mode == "keyword"
+                )
+                after = os.getloadavg()[0]
+                digest = store_digest(workdir / "data" / "paperwire.db")
+                run = Run(
+                    implementation,
+                    mode,
+                    count / seconds,
+                    seconds,
+                    largest,
+                    together,
+                    (before, after),
+                    summary,
+                    digest,
+                )
+                runs.append(run)
+                print(
+                    f"| {name} | {implementation} | {mode} | {round_ + 1} "
+                    f"| {run.rate:,.0f} ({seconds:.1f} s) "
+                    f"| {largest:,.0f} / {together:,.0f} MiB | {before:.2f} -> {after:.2f} | "
+                    f"{summary['new']:,} new, {summary['updated']:,} updated, "
+                    f"{summary['unchanged']:,} unchanged, {summary['duplicates']:,} dup, "
+                    f"{summary['bad']:,} bad | {digest} |",
+                    flush=True,
+                )
+    shutil.rmtree(workdir / "data", ignore_errors=True)
+    print(f"\n{name}, {count:,} records: median (min-max) over {repeat} runs")
+    print("| implementation | mode | rec/s | seconds | peak RSS all processes | same store as the others |")
+    print("|---|---|---|---|---|---|")
+    digests = {run.digest for run in runs}
+    for implementation in names:
+        for mode in modes:
+            mine = [run for run in runs if (run.implementation, run.mode) == (implementation, mode)]
+            rates = sorted(run.rate for run in mine)
+            print(
+                f"| {implementation} | {mode} | {statistics.median(rates):,.0f} "
+                f"({rates[0]:,.0f}-{rates[-1]:,.0f}) | "
+                f"{statistics.median(run.seconds for run in mine):.1f} | "
+                f"{max(run.together for run in mine):,.0f} MiB | {'yes' if len(digests) == 1 else 'NO'} |"
+            )
+    print(flush=True)
 
 
 def main() -> None:
@@ -140,25 +251,48 @@ def main() -> None:
     )
     parser.add_argument("--synthetic", type=int, nargs="*", default=[100_000], help="synthetic corpus sizes")
     parser.add_argument("--no-real", action="store_true", help="skip the real daily arXiv records")
-    args = parser.parse_args()
-    print(f"machine: {machine()}")
-    print(
-        "| corpus | records | parse only rec/s | naive store rec/s | paperwire ingest rec/s "
-        "| peak RSS: largest process / all | result |"
+    parser.add_argument(
+        "--compare",
+        nargs="*",
+        default=[],
+        metavar="NAME=SRC",
+        help="implementations to run side by side: a name and the src/ folder of a checkout "
+        "(e.g. main=/tmp/main/src); without it, the installed paperwire",
     )
-    print("|---|---|---|---|---|---|---|")
+    parser.add_argument(
+        "--modes",
+        nargs="*",
+        default=["no-index"],
+        choices=["no-index", "keyword"],
+        help="ingest --no-index, and/or ingest that also builds the keyword index (never embeddings)",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each implementation and mode")
+    parser.add_argument("--no-baselines", action="store_true", help="skip parse-only and naive store")
+    args = parser.parse_args()
+    implementations: dict[str, Path | None] = {"installed": None}
+    if args.compare:
+        implementations = {
+            name: Path(src).resolve() for name, src in (item.split("=", 1) for item in args.compare)
+        }
+    print(f"machine: {machine()}; load average at start {os.getloadavg()}")
+    print(
+        "| corpus | implementation | mode | round | rec/s | peak RSS: largest process / all "
+        "| 1-min load before -> after | result | store digest |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    common = (implementations, args.modes, args.repeat, not args.no_baselines)
     with tempfile.TemporaryDirectory(prefix="paperwire-bench-") as tmp:
         if not args.no_real:
             if SHARED.is_dir():
                 (Path(tmp) / "real").mkdir()
-                measure("real arXiv daily", sorted(SHARED.glob("*.jsonl.gz")), Path(tmp) / "real")
+                measure("real arXiv daily", sorted(SHARED.glob("*.jsonl.gz")), Path(tmp) / "real", *common)
             else:
                 print(f"(skipped the real corpus: {SHARED} is absent)")
         for size in args.synthetic:
             workdir = Path(tmp) / f"synthetic-{size}"
             workdir.mkdir(parents=True)
             source = synthetic.write(workdir / "records.jsonl", size)
-            measure(f"synthetic {size:,}", [source], workdir)
+            measure(f"synthetic {size:,}", [source], workdir, *common)
             source.unlink()
 
 
