@@ -93,11 +93,11 @@ def _sample_rss(pid: int, peak: list[int], done: threading.Event) -> None:
 
 def paperwire_ingest(
     inputs: list[Path], workdir: Path, src: Path | None = None, index: bool = False
-) -> tuple[dict[str, int], float, float, float]:
+) -> tuple[dict[str, int], float, float, float, float]:
     """Run `paperwire ingest` in a subprocess (the code under `src` when given, else the installed
     one; without embeddings; `--no-index` unless `index`, which then builds the keyword index);
     returns its summary, seconds, and peak RSS in MiB: the largest of its processes (exact), and
-    of all of them together (sampled every 50 ms)."""
+    of all of them together (sampled every 50 ms); and the CPU seconds of all of them."""
     env = {**os.environ, "PAPERWIRE_DATA_DIR": str(workdir / "data"), "PAPERWIRE_EMBEDDINGS": "false"}
     if src is not None:
         env["PYTHONPATH"] = str(src)
@@ -118,7 +118,8 @@ def paperwire_ingest(
     code = os.waitstatus_to_exitcode(status)
     if code not in (0, 3):
         raise SystemExit(f"paperwire ingest failed ({code}): {err.read_text()[-2000:]}")
-    return orjson.loads(out.read_bytes()), seconds, usage.ru_maxrss / 1024, together[0] / 2**20
+    cpu = usage.ru_utime + usage.ru_stime  # with the children it waited for (batch makers)
+    return orjson.loads(out.read_bytes()), seconds, usage.ru_maxrss / 1024, together[0] / 2**20, cpu
 
 
 # What two runs must agree on: papers (text, metadata, group), versions, LSH keys, signals.
@@ -167,6 +168,7 @@ class Run:
     rate: float
     seconds: float
     largest: float
+    cpu: float  # seconds of CPU, all processes
     together: float
     load: tuple[float, float]  # 1-minute load average before and after
     summary: dict[str, int]
@@ -201,7 +203,7 @@ def measure(
             for mode in modes:
                 shutil.rmtree(workdir / "data", ignore_errors=True)
                 before = os.getloadavg()[0]
-                summary, seconds, largest, together = paperwire_ingest(
+                summary, seconds, largest, together, cpu = paperwire_ingest(
                     inputs, workdir, implementations[implementation], index=mode == "keyword"
                 )
                 after = os.getloadavg()[0]
@@ -212,6 +214,7 @@ def measure(
                     count / seconds,
                     seconds,
                     largest,
+                    cpu,
                     together,
                     (before, after),
                     summary,
@@ -220,7 +223,7 @@ def measure(
                 runs.append(run)
                 print(
                     f"| {name} | {implementation} | {mode} | {round_ + 1} "
-                    f"| {run.rate:,.0f} ({seconds:.1f} s) "
+                    f"| {run.rate:,.0f} ({seconds:.1f} s, CPU {cpu:.1f} s) "
                     f"| {largest:,.0f} / {together:,.0f} MiB | {before:.2f} -> {after:.2f} | "
                     f"{summary['new']:,} new, {summary['updated']:,} updated, "
                     f"{summary['unchanged']:,} unchanged, {summary['duplicates']:,} dup, "
@@ -229,8 +232,11 @@ def measure(
                 )
     shutil.rmtree(workdir / "data", ignore_errors=True)
     print(f"\n{name}, {count:,} records: median (min-max) over {repeat} runs")
-    print("| implementation | mode | rec/s | seconds | peak RSS all processes | same store as the others |")
-    print("|---|---|---|---|---|---|")
+    print(
+        "| implementation | mode | rec/s | seconds | CPU seconds | peak RSS all processes "
+        "| same store as the others |"
+    )
+    print("|---|---|---|---|---|---|---|")
     digests = {run.digest for run in runs}
     for implementation in names:
         for mode in modes:
@@ -240,6 +246,7 @@ def measure(
                 f"| {implementation} | {mode} | {statistics.median(rates):,.0f} "
                 f"({rates[0]:,.0f}-{rates[-1]:,.0f}) | "
                 f"{statistics.median(run.seconds for run in mine):.1f} | "
+                f"{statistics.median(run.cpu for run in mine):.1f} | "
                 f"{max(run.together for run in mine):,.0f} MiB | {'yes' if len(digests) == 1 else 'NO'} |"
             )
     print(flush=True)
