@@ -1,15 +1,16 @@
 """Inputs -> batches to store: normalised papers with their fingerprints, and the bad records.
 
-Reading, normalising and fingerprinting cost about as much as storing, so a large ingest makes its
-batches in a child process (`made_elsewhere`) while the parent stores the previous batch. The pipe
-between them holds at most one batch, so memory stays flat. The child never touches the store and
-stops when the parent does, killed or not (its pipe breaks), so nothing outlives an ingest. The
-child also fingerprints the batches while the parent is the busier of the two, and leaves that to
-the parent's write_batch() while it is not.
+Reading, normalising and fingerprinting cost two to three times as much as storing, so a large
+ingest makes its batches in child processes (`made_elsewhere`), taking turns batch by batch, while
+the parent stores the batches before. Each pipe holds at most one batch, so memory stays flat. A
+child never touches the store and stops when the parent does, killed or not (its pipe breaks), so
+nothing outlives an ingest. A child also fingerprints its batches while the parent is the busier,
+and leaves that to the parent's write_batch() while it is not.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import pickle
 import subprocess
@@ -114,50 +115,66 @@ class Work:
     workdir: Path  # where downloads go
 
 
-def batches(work: Work) -> Generator[Batch, None, None]:
-    """The batches of the records read from the inputs, the last one possibly empty."""
+def batches(work: Work, part: int = 0, parts: int = 1) -> Generator[Batch, None, None]:
+    """The batches of the records read from the inputs, the last one possibly empty; of them, only
+    every `parts`-th from the `part`-th on (batch numbers counted from 0): the others are read and
+    counted, never normalised, so that `parts` processes can share the work of one input."""
     batcher = Batcher(work.size)
     label = work.inputs[0]
+    number = skipped = 0  # the batch being collected; records of another part's batch in it so far
     for label, record in _records(work.inputs, work.format_name, work.http, work.workdir):
+        if number % parts != part:
+            # every record counts once towards a batch's size, normalisable or not (see Batcher)
+            skipped += 1
+            if skipped >= work.size:
+                number, skipped = number + 1, 0
+            continue
         batcher.add(record)
         if batcher.full:
             yield batcher.take(label)
-    yield batcher.take(label)
+            number += 1
+    if number % parts == part:
+        yield batcher.take(label)
 
 
-def made_elsewhere(work: Work) -> Generator[Batch, None, None]:
-    """batches(work), made in a child process while the caller works on the last one.
+def made_elsewhere(work: Work, makers: int = 1) -> Generator[Batch, None, None]:
+    """batches(work), made in `makers` child processes while the caller works on the last one:
+    batch i by child i % makers, each child reading all the inputs. Only for local files when
+    makers > 1 (each child would download a URL again).
 
-    An exception in the child is raised here, after the batches made before it.
+    An exception in a child is raised here, after the batches made before it.
     """
-    # a fresh interpreter (not fork, not multiprocessing): it inherits no threads or connections,
-    # and it never re-runs the caller's main module
+    # fresh interpreters (not fork, not multiprocessing): they inherit no threads or connections,
+    # and they never re-run the caller's main module
     command = [sys.executable, "-c", "from paperwire.batches import serve; serve()"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-    child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-    receiving = cast(BinaryIO, child.stdout)
+    children: list[subprocess.Popen[bytes]] = []
     try:
-        with cast(BinaryIO, child.stdin) as sending:
-            pickle.dump(work, sending, protocol=pickle.HIGHEST_PROTOCOL)
-        while True:
+        for part in range(makers):
+            child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+            children.append(child)
+            with cast(BinaryIO, child.stdin) as sending:
+                pickle.dump((work, part, makers), sending, protocol=pickle.HIGHEST_PROTOCOL)
+        for number in itertools.count():
+            child = children[number % makers]
             try:
-                message = pickle.load(receiving)
+                message = pickle.load(cast(BinaryIO, child.stdout))
             except (EOFError, pickle.UnpicklingError):
-                raise RuntimeError(
-                    f"the process making batches stopped (exit code {child.wait()})"
-                ) from None
+                raise RuntimeError(f"the process making batches stopped (exit code {child.wait()})") from None
             if isinstance(message, _Failure):
                 raise message.error from ChildError(message.trace)
-            if message is None:
+            if message is None:  # the batch before was the last one
                 break
             yield message
     finally:
-        receiving.close()  # a child still sending gets a broken pipe and stops
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # busy reading a huge record, or a download
-            child.kill()
-            child.wait()
+        for child in children:
+            cast(BinaryIO, child.stdout).close()  # a child still sending gets a broken pipe and stops
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # busy reading a huge record, or a download
+                child.kill()
+                child.wait()
 
 
 class ChildError(Exception):
@@ -171,14 +188,15 @@ class _Failure:
 
 
 def serve() -> None:
-    """The child's side of made_elsewhere(): the Work from stdin, pickled batches to stdout."""
+    """The child's side of made_elsewhere(): (Work, part, parts) from stdin, pickled batches to
+    stdout, then None."""
     sending = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # what anything prints goes to stderr, not into the batches
     try:
-        work = pickle.load(sys.stdin.buffer)
+        work, part, parts = pickle.load(sys.stdin.buffer)
         prints = _RecentPrints()
         waited = spent = 0.0  # so far: waiting for the parent to take a batch; fingerprinting
-        for batch in batches(work):
+        for batch in batches(work, part, parts):
             # Fingerprints take ~30% of the work here. Make them here with the time the parent has
             # kept this process waiting, and leave the rest to the parent (results are the same):
             # the two processes share the work of a corpus whichever of them is busier with it.

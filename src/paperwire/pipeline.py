@@ -9,6 +9,7 @@ process touches the store, and batches commit in the order the records came.
 from __future__ import annotations
 
 import gc
+import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
@@ -123,9 +124,13 @@ def ingest(
     with _recorded_run(engine, "ingest", items) as report, tempfile.TemporaryDirectory() as workdir:
         writer = _Writer(settings, report, progress)
         work = Work(items, format_name, settings.ingest_batch_size, http_options(settings), Path(workdir))
-        # a child process makes the next batch while this one writes: worth its start-up (~0.4 s)
-        # when there are more than a few batches
-        made = made_elsewhere(work) if _large(items) else batches(work)
+        # child processes make the next batches while this one writes: worth their start-up
+        # (~0.4 s) when there are more than a few batches
+        made = (
+            made_elsewhere(work, _makers(items, settings.ingest_processes))
+            if _large(items)
+            else batches(work)
+        )
         with closing(made), _long_lived_frozen():
             for batch in made:
                 with engine.begin() as conn:
@@ -143,6 +148,15 @@ def _long_lived_frozen() -> Iterator[None]:
         yield
     finally:
         gc.unfreeze()
+
+
+def _makers(items: list[str], wanted: int) -> int:
+    """How many processes make batches: as many as wanted, or by default two where there are two
+    cores or more (together they are still the slower side); one for URLs (each would download
+    them again)."""
+    if any(urlparse(item).scheme in ("http", "https") for item in items):
+        return 1
+    return wanted or (2 if (os.cpu_count() or 1) >= 2 else 1)
 
 
 def _large(items: list[str]) -> bool:
