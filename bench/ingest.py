@@ -91,16 +91,30 @@ def _sample_rss(pid: int, peak: list[int], done: threading.Event) -> None:
             continue
 
 
+@dataclass
+class Implementation:
+    src: Path  # a checkout's src/ folder
+    env: dict[str, str]  # its environment variables
+
+    @classmethod
+    def parse(cls, text: str) -> tuple[str, Implementation]:
+        """NAME=SRC[@VAR=VALUE...] -> (NAME, Implementation)."""
+        name, rest = text.split("=", 1)
+        src, *variables = rest.split("@")
+        return name, cls(Path(src).resolve(), dict(v.split("=", 1) for v in variables))
+
+
 def paperwire_ingest(
-    inputs: list[Path], workdir: Path, src: Path | None = None, index: bool = False
+    inputs: list[Path], workdir: Path, implementation: Implementation | None = None, index: bool = False
 ) -> tuple[dict[str, int], float, float, float, float]:
     """Run `paperwire ingest` in a subprocess (the code under `src` when given, else the installed
     one; without embeddings; `--no-index` unless `index`, which then builds the keyword index);
     returns its summary, seconds, and peak RSS in MiB: the largest of its processes (exact), and
     of all of them together (sampled every 50 ms); and the CPU seconds of all of them."""
     env = {**os.environ, "PAPERWIRE_DATA_DIR": str(workdir / "data"), "PAPERWIRE_EMBEDDINGS": "false"}
-    if src is not None:
-        env["PYTHONPATH"] = str(src)
+    if implementation is not None:
+        env["PYTHONPATH"] = str(implementation.src)
+        env.update(implementation.env)
     flags = [] if index else ["--no-index"]
     command = [sys.executable, "-m", "paperwire", "ingest", "--json", *flags, *map(str, inputs)]
     out, err = workdir / "stdout", workdir / "stderr"
@@ -179,7 +193,7 @@ def measure(
     name: str,
     inputs: list[Path],
     workdir: Path,
-    implementations: dict[str, Path | None],
+    implementations: dict[str, Implementation | None],
     modes: list[str],
     repeat: int,
     baselines: bool,
@@ -262,9 +276,10 @@ def main() -> None:
         "--compare",
         nargs="*",
         default=[],
-        metavar="NAME=SRC",
+        metavar="NAME=SRC[@VAR=VALUE...]",
         help="implementations to run side by side: a name and the src/ folder of a checkout "
-        "(e.g. main=/tmp/main/src); without it, the installed paperwire",
+        "and environment variables for it (e.g. main=/tmp/main/src "
+        "one-process=src@PAPERWIRE_INGEST_PROCESSES=1); without it, the installed paperwire",
     )
     parser.add_argument(
         "--modes",
@@ -276,11 +291,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=1, help="runs of each implementation and mode")
     parser.add_argument("--no-baselines", action="store_true", help="skip parse-only and naive store")
     args = parser.parse_args()
-    implementations: dict[str, Path | None] = {"installed": None}
+    implementations: dict[str, Implementation | None] = {"installed": None}
     if args.compare:
-        implementations = {
-            name: Path(src).resolve() for name, src in (item.split("=", 1) for item in args.compare)
-        }
+        implementations = dict(map(Implementation.parse, args.compare))
     print(f"machine: {machine()}; load average at start {os.getloadavg()}")
     print(
         "| corpus | implementation | mode | round | rec/s | peak RSS: largest process / all "
