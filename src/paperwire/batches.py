@@ -10,6 +10,7 @@ and leaves that to the parent's write_batch() while it is not.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import pickle
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -26,7 +27,7 @@ from urllib.parse import urlparse
 from paperwire import dedup
 from paperwire.models import BadRecord, Paper, RawRecord
 from paperwire.normalize import Normalizer
-from paperwire.sources import detect_format, reader
+from paperwire.sources import detect_format, jsonl, reader
 from paperwire.sources.http import HttpOptions, download
 
 REMEMBERED_TEXTS = 4096  # fingerprints kept for texts that recur (cross-listed papers)
@@ -92,14 +93,21 @@ class _RecentPrints:
 
 
 def _records(
-    inputs: list[str], format_name: str | None, options: HttpOptions, workdir: Path
+    inputs: list[str],
+    format_name: str | None,
+    options: HttpOptions,
+    workdir: Path,
+    wanted: Callable[[], bool] = jsonl.always,
 ) -> Iterator[tuple[str, RawRecord | BadRecord]]:
+    """The records of the inputs; where `wanted()` says no, JSON lines yield jsonl.SKIPPED unread
+    (other formats read every record)."""
     for item in inputs:
         if urlparse(item).scheme in ("http", "https"):
             path = download(item, options, workdir / f"download-{len(list(workdir.iterdir()))}")
         else:
             path = Path(item)
-        read = reader(format_name or detect_format(path))
+        name = format_name or detect_format(path)
+        read = functools.partial(jsonl.read, wanted=wanted) if name == jsonl.FORMAT else reader(name)
         for record in read(path):
             yield item, record
 
@@ -118,12 +126,17 @@ class Work:
 def batches(work: Work, part: int = 0, parts: int = 1) -> Generator[Batch, None, None]:
     """The batches of the records read from the inputs, the last one possibly empty; of them, only
     every `parts`-th from the `part`-th on (batch numbers counted from 0): the others are read and
-    counted, never normalised, so that `parts` processes can share the work of one input."""
+    counted, never normalised (JSON lines not even parsed), so that `parts` processes can share
+    the work of one input."""
     batcher = Batcher(work.size)
     label = work.inputs[0]
     number = skipped = 0  # the batch being collected; records of another part's batch in it so far
-    for label, record in _records(work.inputs, work.format_name, work.http, work.workdir):
-        if number % parts != part:
+
+    def ours() -> bool:  # whether the next record belongs to one of this part's batches
+        return number % parts == part
+
+    for label, record in _records(work.inputs, work.format_name, work.http, work.workdir, ours):
+        if not ours():
             # every record counts once towards a batch's size, normalisable or not (see Batcher)
             skipped += 1
             if skipped >= work.size:
@@ -133,7 +146,7 @@ def batches(work: Work, part: int = 0, parts: int = 1) -> Generator[Batch, None,
         if batcher.full:
             yield batcher.take(label)
             number += 1
-    if number % parts == part:
+    if ours():
         yield batcher.take(label)
 
 

@@ -18,9 +18,7 @@ from paperwire.store import schema
 from paperwire.store.sql import delete_many, execute_in, insert_many, json_text
 
 # what a batch reads of a stored paper
-_LOADED = ", ".join(
-    c.name for c in schema.papers.columns if c.name not in ("primary_category", "changed_at")
-)
+_LOADED = ", ".join(c.name for c in schema.papers.columns if c.name not in ("primary_category", "changed_at"))
 
 
 @dataclass(slots=True)
