@@ -56,8 +56,8 @@ class Settings(BaseSettings):
         ge=0,
         le=16,
         description="Processes reading and normalising a large ingest of local files while the main "
-        "one writes (each reads all of the input and normalises its share of the batches); 0: two on "
-        "a machine of two cores or more, else one. URLs always get one.",
+        "one writes (each reads all of the input and normalises its share of the batches); 0: two "
+        "where a core is free (load average at most the cores less one), else one. URLs always get one.",
     )
     dedup_threshold: float = Field(
         0.6,
