@@ -66,32 +66,85 @@ _ASCII_WORDS = bytes(ord(chr(c).lower()) if chr(c).isalnum() else 32 for c in ra
 
 def _words(text: str) -> list[bytes]:
     """A text's words (WORD over the lowercased text), UTF-8 encoded."""
-    if text.isascii():  # most abstracts: bytes.translate and split, no regex, ~3x faster
-        return text.encode().translate(_ASCII_WORDS).split()
-    return [word.encode() for word in WORD.findall(text.lower())]
+    return _spaced(text).split()
+
+
+def _spaced(text: str) -> bytes:
+    """A text's words (WORD over the lowercased text), UTF-8 encoded, between runs of spaces."""
+    if text.isascii():  # most abstracts: bytes.translate, no regex, ~3x faster
+        return text.encode().translate(_ASCII_WORDS)
+    # a word holds no ASCII whitespace (nor any byte < 0x80 that is not a letter or digit)
+    return b" ".join(word.encode() for word in WORD.findall(text.lower()))
+
+
+def _crc_table() -> npt.NDArray[np.uint32]:
+    table = np.arange(256, dtype=np.uint32)
+    for _ in range(8):
+        table = np.where(table & 1, (table >> np.uint32(1)) ^ np.uint32(0xEDB88320), table >> np.uint32(1))
+    return table.astype(np.uint32)
+
+
+_CRC = _crc_table()  # zlib.crc32's, a byte at a time
+_LONG_WORD = 48  # bytes: longer words (rare) are hashed one by one with zlib.crc32
+
+
+def _word_hashes(data: bytes) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.int64]]:
+    """zlib.crc32 of each word of `data` (words between runs of spaces), and where each starts.
+
+    All words at once, a byte position at a time over the words still that long: ~3x faster than
+    a bytes object and a crc32 call per word."""
+    chars = np.frombuffer(data, dtype=np.uint8)
+    is_word = np.concatenate(([False], chars != 32, [False]))
+    edges = np.flatnonzero(is_word[1:] != is_word[:-1])
+    starts, ends = edges[0::2], edges[1::2]
+    lengths = ends - starts
+    hashes = np.empty(len(starts), dtype=np.uint32)
+    long = lengths > _LONG_WORD
+    for index in np.flatnonzero(long).tolist():
+        hashes[index] = zlib.crc32(data[starts[index] : ends[index]])
+    short = np.flatnonzero(~long)
+    # longest first, so that the words still going at each position are a prefix
+    order = short[np.argsort(_LONG_WORD - lengths[short].astype(np.uint8), kind="stable")]
+    first, sizes = starts[order], lengths[order]
+    crc = np.full(len(order), 0xFFFFFFFF, dtype=np.uint32)
+    still = np.searchsorted(-sizes, -np.arange(int(sizes[0]) if len(sizes) else 0), side="left")
+    for position, count in enumerate(still.tolist()):
+        c = crc[:count]
+        crc[:count] = _CRC[(c ^ chars[first[:count] + position]) & np.uint32(0xFF)] ^ (c >> np.uint32(8))
+    hashes[order] = crc ^ np.uint32(0xFFFFFFFF)
+    return hashes.astype(np.uint64), starts
 
 
 def _shingle_values(texts: Sequence[str]) -> tuple[npt.NDArray[np.uint64], list[int]]:
     """The 32-bit hashes of each text's word 3-shingles (the whole text when shorter), concatenated,
     repeats kept; and how many belong to each text (0 for a text without words)."""
-    words = [_words(t) for t in texts]
-    counts = [len(w) - SHINGLE + 1 if len(w) >= SHINGLE else min(len(w), 1) for w in words]
-    flat = [w for text_words in words if len(text_words) >= SHINGLE for w in text_words]
-    hashed = np.fromiter(map(zlib.crc32, flat), dtype=np.uint64, count=len(flat))
+    spaced = [_spaced(t) for t in texts]
+    # texts joined by a space, so that no word spans two; the words of each are counted by where
+    # they start
+    offsets = np.cumsum([0] + [len(s) + 1 for s in spaced])
+    hashed, starts = _word_hashes(b" ".join(spaced))
+    per_text = np.bincount(np.searchsorted(offsets, starts, side="right") - 1, minlength=len(texts))
+    word_counts = per_text.tolist()
+    counts = [n - SHINGLE + 1 if n >= SHINGLE else min(n, 1) for n in word_counts]
+    # the words of the texts of one or two words are dropped here: such a text is one shingle
+    is_long = np.repeat(per_text >= SHINGLE, per_text)
+    hashed = hashed[is_long]
     with np.errstate(over="ignore"):
         mixed = hashed[:-2] * _SHINGLE_MIX[0] + hashed[1:-1] * _SHINGLE_MIX[1] + hashed[2:]
     # shingles start at every word but the last two of each text: drop those that span two texts
-    lengths = np.array([len(w) for w in words if len(w) >= SHINGLE], dtype=np.int64)
-    keep = np.ones(len(flat), dtype=bool)
+    lengths = per_text[per_text >= SHINGLE]
+    keep = np.ones(len(hashed), dtype=bool)
     ends = np.cumsum(lengths)
     keep[ends - 1] = keep[ends - 2] = False
-    long_values = (mixed & MAX_HASH)[keep[:-2]] if len(flat) else np.empty(0, dtype=np.uint64)
+    long_values = (mixed & MAX_HASH)[keep[:-2]] if len(hashed) else np.empty(0, dtype=np.uint64)
     # a text of one or two words is one shingle: the hash of the whole text
-    short = [zlib.crc32(b" ".join(w)) for w in words if 0 < len(w) < SHINGLE]
+    short = [
+        zlib.crc32(b" ".join(s.split())) for s, n in zip(spaced, word_counts, strict=True) if 0 < n < SHINGLE
+    ]
     if not short:
         return long_values, counts
     values = np.empty(sum(counts), dtype=np.uint64)
-    is_short = np.repeat([0 < len(w) < SHINGLE for w in words], counts)
+    is_short = np.repeat([0 < n < SHINGLE for n in word_counts], counts)
     values[is_short] = short
     values[~is_short] = long_values
     return values, counts
