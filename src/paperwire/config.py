@@ -57,7 +57,7 @@ class Settings(BaseSettings):
         le=16,
         description="Processes reading and normalising a large ingest of local files while the main "
         "one writes (each reads all of the input and normalises its share of the batches); 0: two "
-        "where a core is free (load average at most the cores less one), else one. URLs always get one.",
+        "where the cores are not all busy (load average below their number), else one. URLs get one.",
     )
     dedup_threshold: float = Field(
         0.6,

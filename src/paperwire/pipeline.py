@@ -151,16 +151,17 @@ def _long_lived_frozen() -> Iterator[None]:
 
 
 def _makers(items: list[str], wanted: int) -> int:
-    """How many processes make batches: as many as wanted; by default two where a core is free
-    (two cores or more, the load average a core short of them): together they are still the
-    slower side, but the second costs ~10% more CPU, a loss where there is none to spare. One for
-    URLs (each would download them again)."""
+    """How many processes make batches: as many as wanted; by default two where the cores are not
+    all busy already (two cores or more, load average below their number): together they are still
+    the slower side, but the second costs ~10% more CPU, a loss where there is none to spare
+    (bench/RESULTS.md: two won at load 0.9-1.5, lost at 2.2-5.3 on 2 cores). One for URLs (each
+    would download them again)."""
     if any(urlparse(item).scheme in ("http", "https") for item in items):
         return 1
     if wanted:
         return wanted
     cores = os.cpu_count() or 1
-    return 2 if cores >= 2 and os.getloadavg()[0] <= cores - 1 else 1
+    return 2 if cores >= 2 and os.getloadavg()[0] < cores else 1
 
 
 def _large(items: list[str]) -> bool:
