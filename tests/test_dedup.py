@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 from datasketch import MinHash
 from hypothesis import given, settings
@@ -39,6 +41,38 @@ def test_batched_signatures_do_not_depend_on_batch(texts: list[str]) -> None:
     together = dedup.signatures(texts)
     alone = np.vstack([dedup.signatures([t]) for t in texts])
     assert np.array_equal(together, alone)
+
+
+@given(st.one_of(st.text(), st.text(alphabet=st.characters(max_codepoint=127))))
+def test_words_are_the_regex_words(text: str) -> None:
+    assert dedup._words(text) == [word.encode() for word in dedup.WORD.findall(text.lower())]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(),
+            st.text(alphabet=st.characters(max_codepoint=127)),
+            st.text(alphabet="ab \u00e9", max_size=400),  # words longer than 48 bytes too
+        ),
+        max_size=12,
+    )
+)
+def test_shingle_values_are_crc32_of_three_words_mixed(texts: list[str]) -> None:
+    # what the vectorised word hashing must equal: zlib.crc32 of each word, three by three
+    m0, m1 = (int(m) for m in dedup._SHINGLE_MIX)
+    expected: list[int] = []
+    for text in texts:
+        words = [word.encode() for word in dedup.WORD.findall(text.lower())]
+        h = [zlib.crc32(word) for word in words]
+        if len(words) >= dedup.SHINGLE:
+            expected += [(h[i] * m0 + h[i + 1] * m1 + h[i + 2]) % 2**32 for i in range(len(h) - 2)]
+        elif words:
+            expected.append(zlib.crc32(b" ".join(words)))
+    values, counts = dedup._shingle_values(texts)
+    assert values.tolist() == expected
+    assert sum(counts) == len(expected) and len(counts) == len(texts)
 
 
 def test_shingles_ignore_case_punctuation_and_repeats() -> None:

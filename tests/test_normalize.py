@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,11 @@ from hypothesis import strategies as st
 import paperwire
 from paperwire.models import RawRecord, Version
 from paperwire.normalize import (
+    _URL,
     MIRROR_HOSTS,
+    Normalizer,
+    _repair_whitespace,
+    _urls,
     clean_whitespace,
     extract_links,
     latex_to_text,
@@ -187,6 +192,7 @@ def test_balanced_math_leaves_no_dollar(parts: list[str]) -> None:
         ("  padded  \n", "padded"),
         ("nul\x00 bell\x07 del\x7f", "nul bell del"),
         ("windows\r\nline", "windows line"),
+        ("\nwrapped at\nthe margin\n", "wrapped at the margin"),
         ("", ""),
     ],
 )
@@ -206,6 +212,18 @@ def test_clean_whitespace_is_idempotent(text: str, paragraphs: bool) -> None:
     assert clean_whitespace(once, paragraphs=paragraphs) == once
     assert "  " not in once and "\n\n\n" not in once and once == once.strip()
     assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f\ud800-\udfff]", once)
+
+
+# hard-wrapped text and its near misses: the cases clean_whitespace() takes without regexes
+WRAPPED = st.lists(
+    st.sampled_from(["word", "Word.", "é", " ", "  ", "\n", "\n\n", "\n ", "\t", "\r", "\x00", "\x1c"]),
+    max_size=30,
+).map("".join)
+
+
+@given(st.one_of(ANY_TEXT, WRAPPED), st.booleans())
+def test_clean_whitespace_shortcuts_equal_the_full_repair(text: str, paragraphs: bool) -> None:
+    assert clean_whitespace(text, paragraphs=paragraphs) == _repair_whitespace(text, paragraphs)
 
 
 # ------------------------------------------------------------------------------------------- parse_arxiv_id
@@ -385,6 +403,21 @@ def test_extract_links_never_raises(text: str) -> None:
     assert all(url.startswith("https://") for url in code + project)
 
 
+# text dense in what URLs are made of: schemes, hosts in any case, host characters, separators
+URLISH = st.lists(
+    st.one_of(
+        st.sampled_from(["http", "HTTPS", "://", "github.com", "GitHub.COM", "hf.co", "hf.mirrork.net"]),
+        st.sampled_from(["www.", "a-b.", "9", ".", "-", "_", "@", "/", ":", " ", "(", "é", "İ", "\u212a"]),
+    ),
+    max_size=25,
+).map("".join)
+
+
+@given(st.one_of(URLISH, ANY_TEXT))
+def test_urls_are_what_the_url_regex_finds(text: str) -> None:
+    assert [m.span() for m in _urls(text)] == [m.span() for m in _URL.finditer(text)]
+
+
 def test_seed_pages_code_links() -> None:
     pages = sorted(SEEDS.glob("*.txt"))
     if not pages:
@@ -406,6 +439,13 @@ def test_title_key() -> None:
     assert title_key("ARTcdotV") == title_key(r"ART$\boldsymbol{\cdot}$V")
     assert title_key("Über Café Straße, naïve ﬁx!") == "uber cafe strasse naive fix"
     assert title_key("") == ""
+
+
+@given(ANY_TEXT)
+def test_title_key_equals_its_unicode_definition(text: str) -> None:
+    decomposed = unicodedata.normalize("NFKD", latex_to_text(text))
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    assert title_key(text) == " ".join(re.findall(r"[a-z0-9]+", bare.casefold()))
 
 
 # -------------------------------------------------------------------------------------------------- normalize
@@ -488,6 +528,49 @@ def test_normalize_ids_without_arxiv() -> None:
     assert normalize(raw("  channel pruning for accelerating\n very deep neural networks.")).id == expected
     assert normalize(raw("", source_id="  ")).id.startswith("t:")
     assert normalize(raw("深度学习")).id != normalize(raw("强化学习")).id
+
+
+NAMES = st.lists(
+    st.one_of(
+        st.sampled_from(["Ada Lovelace", " Alan  Turing ", "Paul Erd\\H{o}s", "$x$", "cs.LG cs.AI", "10pm4"]),
+        st.sampled_from(["", " ", "A\x00B", "Ana\nRosa", "x\u00a0y", "icdot"]),
+        ANY_TEXT,
+    ),
+    max_size=6,
+)
+
+
+@given(NAMES)
+def test_authors_and_categories_equal_cleaning_each_name(names: list[str]) -> None:
+    paper = normalize(raw(authors=names, categories=names))
+    cleaned = [clean_whitespace(name, paragraphs=False) for name in names]
+    assert paper.authors == [a for a in (latex_to_text(c).strip() for c in cleaned) if a]
+    assert paper.categories == list(dict.fromkeys(c for name in cleaned for c in name.split()))
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["A title", "Another title"]),
+            st.sampled_from(["Plain text.", "With $x^2$ and https://github.com/a/b"]),
+            st.sampled_from([None, "2025-03-18", "2025-03-19"]),
+            st.sampled_from([None, {"upvotes": 3}, {"upvotes": 4}]),
+            st.sampled_from([None, ("page", 1), ("page", 2)]),
+        ),
+        max_size=30,
+    ),
+    st.integers(1, 3),
+)
+def test_normalizer_equals_normalize(
+    rows: list[tuple[str, str, str | None, dict[str, int] | None, tuple[str, int] | None]], remember: int
+) -> None:
+    normalizer = Normalizer(remember)
+    for number, (title, abstract, announced, signals, collection) in enumerate(rows):
+        record = raw(title, abstract=abstract, announced=announced, signals=signals, collection=collection)
+        record.location = f"test:{number}"
+        assert normalizer(record) == normalize(record)
+    odd = raw(links={1: "https://github.com/a/b"})  # type: ignore[dict-item]  # a reader's bug
+    assert normalizer(odd) == normalize(odd)
 
 
 def test_normalize_copies_source_signals_collection() -> None:

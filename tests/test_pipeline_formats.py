@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from conftest import shared_path
+from paperwire import dedup
 from paperwire.config import Settings
 from paperwire.pipeline import ingest
 from paperwire.sources import detect_format
@@ -228,6 +229,26 @@ def test_both_records_in_one_run(engine: sa.Engine, settings: Settings, tmp_path
     p = paper(engine, "2501.01234")
     assert [v["number"] for v in p["versions"]] == [1, 2]
     assert sorted(p["sources"]) == ["arxiv-daily", "arxiv-snapshot"]
+
+
+def test_a_revised_text_is_filed_under_its_new_lsh_keys_only(
+    engine: sa.Engine, settings: Settings, tmp_path: Path
+) -> None:
+    revised = {
+        **SNAPSHOT,
+        "title": "Teaching Toasters to Count, Revisited",
+        "abstract": "We teach a toaster and a kettle to count slices and cups, with one tiny network.",
+    }
+    for day, record in (("2025-01-07", DAILY), ("2025-01-20", revised)):
+        path = tmp_path / f"{day}.jsonl"
+        path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+        ingest(engine, settings, [str(path)])
+    (expected,) = dedup.fingerprints([revised["title"]], [revised["abstract"]])
+    k = schema.dedup_keys
+    with engine.connect() as conn:
+        filed = conn.execute(sa.select(k.c.key).where(k.c.paper_id == "2501.01234")).scalars().all()
+    assert paper(engine, "2501.01234")["title"] == revised["title"]
+    assert sorted(filed) == sorted(expected.keys) and len(filed) == dedup.BANDS + 1
 
 
 def test_folder_input_ingests_all_its_files(engine: sa.Engine, settings: Settings, tmp_path: Path) -> None:

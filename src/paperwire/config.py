@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     ingest_batch_size: int = Field(
         2000, ge=1, le=100_000, description="Records written per transaction while ingesting."
     )
+    ingest_processes: int = Field(
+        0,
+        ge=0,
+        le=16,
+        description="Processes reading and normalising a large ingest of local files while the main "
+        "one writes (each reads all of the input and normalises its share of the batches); 0: two "
+        "where the cores are not all busy (load average below their number), else one. URLs get one.",
+    )
     dedup_threshold: float = Field(
         0.6,
         gt=0,

@@ -22,8 +22,6 @@ from paperwire.search.keyword import KeywordIndex, TermFinder, analyze, highligh
 from paperwire.search.query import ParsedQuery, SearchRequest, parse
 from paperwire.search.results import Comparison, Explanation, Hit, SearchResults, Topic
 from paperwire.search.sync import IndexSync, Progress, SyncReport, sync_lock
-from paperwire.search.topics import overlap as compare
-from paperwire.search.topics import topic_groups
 from paperwire.search.vectors import VectorIndex
 from paperwire.store import reads, schema
 from paperwire.store.database import open_database
@@ -210,6 +208,8 @@ class Library:
         hits = self.search(request).hits
         vectors = self._vectors_of([hit.id for hit in hits])
         texts = [f"{hit.title}. {hit.abstract}" for hit in hits]
+        from paperwire.search.topics import topic_groups  # scikit-learn: ~0.7 s to import, so only here
+
         groups = topic_groups(texts, vectors, max_groups=max_groups)
         return [Topic(g.label, g.terms, [hits[i] for i in g.members]) for g in groups]
 
@@ -236,6 +236,8 @@ class Library:
         p = schema.papers
         with self.engine.connect() as conn:
             groups = dict(conn.execute(sa.select(p.c.id, p.c.group_id).where(p.c.id.in_([*a, *b]))).all())
+        from paperwire.search.topics import overlap as compare  # scikit-learn, as in topics()
+
         shared = compare([groups[i] for i in a], [groups[i] for i in b])
         first_of = {groups[i]: i for i in reversed(a)}
         second_of = {groups[i]: i for i in reversed(b)}

@@ -1,30 +1,35 @@
 """Ingest: sources -> normalise -> store, in batches that commit whole or not at all.
 
 A killed ingest leaves every committed batch complete and nothing of the next one; running it again
-stores the rest and finds the rest unchanged, so the result equals one uninterrupted run.
+stores the rest and finds the rest unchanged, so the result equals one uninterrupted run. Large
+inputs are read and normalised in a child process (batches.py) while this one writes: only this
+process touches the store, and batches commit in the order the records came.
 """
 
 from __future__ import annotations
 
+import gc
+import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
 import sqlalchemy as sa
 
+from paperwire.batches import Batch, Batcher, Work, batches, made_elsewhere
 from paperwire.config import Settings
 from paperwire.errors import InputError
-from paperwire.models import BadRecord, IngestCounts, Paper, RawRecord
-from paperwire.normalize import normalize
-from paperwire.sources import detect_format, oai_pmh, reader
-from paperwire.sources.http import HttpOptions, download
+from paperwire.models import BadRecord, IngestCounts
+from paperwire.sources import oai_pmh, reader
+from paperwire.sources.http import HttpOptions
 from paperwire.store import ledger
 from paperwire.store.papers import write_batch
 
 Progress = Callable[[IngestCounts, str], None]
+BACKGROUND_BYTES = 4 << 20  # inputs larger than this are read and normalised in a second process
 
 
 @dataclass(slots=True)
@@ -69,55 +74,25 @@ def resolve_inputs(inputs: Iterable[str]) -> list[str]:
     return resolved
 
 
-def _records(
-    inputs: list[str], format_name: str | None, settings: Settings, workdir: Path
-) -> Iterator[tuple[str, RawRecord | BadRecord]]:
-    for item in inputs:
-        if urlparse(item).scheme in ("http", "https"):
-            path = download(
-                item, http_options(settings), workdir / f"download-{len(list(workdir.iterdir()))}"
-            )
-        else:
-            path = Path(item)
-        read = reader(format_name or detect_format(path))
-        for record in read(path):
-            yield item, record
-
-
 class _Writer:
-    """Collects normalised papers and bad records; commits them batch by batch."""
+    """Commits batches, counting what they changed in the report and in the run ledger."""
 
     def __init__(self, settings: Settings, report: IngestReport, progress: Progress | None) -> None:
         self.settings = settings
         self.report = report
         self.progress = progress
-        self.papers: list[Paper] = []
-        self.bad: list[BadRecord] = []
 
-    def add(self, record: RawRecord | BadRecord) -> None:
-        if isinstance(record, RawRecord):
-            try:
-                self.papers.append(normalize(record))
-            except Exception as exc:  # a bug on one odd record must not stop a million-record ingest
-                self.bad.append(BadRecord(record.location, f"cannot normalise: {exc!r}"))
-        else:
-            self.bad.append(record)
-
-    @property
-    def full(self) -> bool:
-        return len(self.papers) + len(self.bad) >= self.settings.ingest_batch_size
-
-    def flush(self, conn: sa.Connection, label: str) -> None:
-        """Write what is collected, inside the caller's transaction."""
-        counts = write_batch(conn, self.papers, self.settings.dedup_threshold, ledger.utcnow())
-        counts.bad += len(self.bad)
-        ledger.add_counts(conn, self.report.run_id, counts, self.bad)
+    def write(self, conn: sa.Connection, batch: Batch) -> None:
+        """Write a batch inside the caller's transaction."""
+        threshold = self.settings.dedup_threshold
+        counts = write_batch(conn, batch.papers, batch.prints, threshold, ledger.utcnow())
+        counts.bad += len(batch.bad)
+        ledger.add_counts(conn, self.report.run_id, counts, batch.bad)
         self.report.counts.add(counts)
         room = 100 - len(self.report.bad)
-        self.report.bad += self.bad[: max(room, 0)]
-        self.papers, self.bad = [], []
+        self.report.bad += batch.bad[: max(room, 0)]
         if self.progress:
-            self.progress(self.report.counts, label)
+            self.progress(self.report.counts, batch.label)
 
 
 @contextmanager
@@ -148,15 +123,52 @@ def ingest(
         reader(format_name)  # an unknown name fails here, before a run is recorded
     with _recorded_run(engine, "ingest", items) as report, tempfile.TemporaryDirectory() as workdir:
         writer = _Writer(settings, report, progress)
-        label = items[0]
-        for label, record in _records(items, format_name, settings, Path(workdir)):
-            writer.add(record)
-            if writer.full:
+        work = Work(items, format_name, settings.ingest_batch_size, http_options(settings), Path(workdir))
+        # child processes make the next batches while this one writes: worth their start-up
+        # (~0.4 s) when there are more than a few batches
+        made = (
+            made_elsewhere(work, _makers(items, settings.ingest_processes))
+            if _large(items)
+            else batches(work)
+        )
+        with closing(made), _long_lived_frozen():
+            for batch in made:
                 with engine.begin() as conn:
-                    writer.flush(conn, label)
-        with engine.begin() as conn:
-            writer.flush(conn, label)
+                    writer.write(conn, batch)
     return report
+
+
+@contextmanager
+def _long_lived_frozen() -> Iterator[None]:
+    """Keep the cyclic garbage collector off the objects that exist before a run (modules, SQLAlchemy,
+    the CLI): each batch leaves enough objects to start a full collection every batch or two, and
+    rescanning all of them took ~20% of the time of writing batches."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _makers(items: list[str], wanted: int) -> int:
+    """How many processes make batches: as many as wanted; by default two where the cores are not
+    all busy already (two cores or more, load average below their number): together they are still
+    the slower side, but the second costs ~10% more CPU, a loss where there is none to spare
+    (bench/RESULTS.md: two won at load 0.9-1.5, lost at 2.2-5.3 on 2 cores). One for URLs (each
+    would download them again)."""
+    if any(urlparse(item).scheme in ("http", "https") for item in items):
+        return 1
+    if wanted:
+        return wanted
+    cores = os.cpu_count() or 1
+    return 2 if cores >= 2 and os.getloadavg()[0] < cores else 1
+
+
+def _large(items: list[str]) -> bool:
+    """Whether inputs are worth a second process: any URL, or files of more than BACKGROUND_BYTES."""
+    if any(urlparse(item).scheme in ("http", "https") for item in items):
+        return True
+    return sum(Path(item).stat().st_size for item in items) > BACKGROUND_BYTES
 
 
 def harvest_source_name(metadata_prefix: str, set_spec: str | None) -> str:
@@ -183,6 +195,7 @@ def harvest(
         cursor = oai_pmh.HarvestCursor(from_date=from_date, resumption_token=None)
     with _recorded_run(engine, "harvest", [settings.oai_url, source]) as report:
         writer = _Writer(settings, report, progress)
+        batcher = Batcher(settings.ingest_batch_size)
         pages = oai_pmh.harvest(
             settings.oai_url,
             http_options(settings),
@@ -193,9 +206,9 @@ def harvest(
         )
         for page in pages:
             for record in page.records:
-                writer.add(record)
+                batcher.add(record)
             # the page's records and the cursor past them commit together: a crash loses neither
             with engine.begin() as conn:
-                writer.flush(conn, page.url)
+                writer.write(conn, batcher.take(page.url))
                 ledger.save_cursor(conn, source, page.cursor.to_dict())
     return report

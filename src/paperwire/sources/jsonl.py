@@ -9,8 +9,9 @@ Each line is recognised by its keys, so one file may even mix them:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from email.utils import parsedate_to_datetime
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,18 @@ def looks_like(head: bytes) -> bool:
     return first.startswith(b"{")
 
 
-def read(path: Path) -> Iterator[RawRecord | BadRecord]:
-    """Yield one record per line; malformed lines are reported with their line number."""
+def always() -> bool:
+    """Every record is wanted: read() parses every line."""
+    return True
+
+
+# What read() yields for a line it was told to skip: it stands for one record, unread.
+SKIPPED = BadRecord("", "skipped")
+
+
+def read(path: Path, wanted: Callable[[], bool] = always) -> Iterator[RawRecord | BadRecord]:
+    """Yield one record per line; malformed lines are reported with their line number. Where
+    `wanted()` says no (asked before each line), the line is not parsed: SKIPPED stands for it."""
     listed = DATE_IN_NAME.search(path.name)
     context = _Context(listed.group(1) if listed else None, _namespace(path))
     try:
@@ -43,6 +54,9 @@ def read(path: Path) -> Iterator[RawRecord | BadRecord]:
             if number == 1:
                 line = line.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark some editors write
             if not line.strip():
+                continue
+            if not wanted():
+                yield SKIPPED
                 continue
             location = f"{path}:{number}"
             try:
@@ -153,7 +167,7 @@ def _strings(obj: dict[str, Any], key: str) -> list[str]:
         return []
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+    if not isinstance(value, list) or not all(map(isinstance, value, repeat(str))):
         raise RecordError(f"'{key}' must be a list of strings")
     return value
 

@@ -14,17 +14,14 @@ from alembic.script import ScriptDirectory
 
 from paperwire.config import Settings
 from paperwire.errors import ConfigError
+from paperwire.store.sql import json_text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _json_dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
-
-
 def create_engine(url: str) -> sa.Engine:
     """An engine for the URL; SQLite gets WAL, foreign keys and a busy timeout."""
-    engine = sa.create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads)
+    engine = sa.create_engine(url, json_serializer=json_text, json_deserializer=orjson.loads)
     if engine.dialect.name == "sqlite":
 
         @sa.event.listens_for(engine, "connect")
@@ -34,6 +31,10 @@ def create_engine(url: str) -> sa.Engine:
             cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL keeps it consistent
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # an ingest batch touches tens of MB of pages (papers, LSH keys): with the default 2 MB
+            # cache it rereads them, and with 4 MB of WAL per checkpoint it checkpoints every commit
+            cursor.execute("PRAGMA cache_size=-65536")  # KiB
+            cursor.execute("PRAGMA wal_autocheckpoint=10000")  # pages
             cursor.close()
 
     return engine

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from paperwire.models import BadRecord, IngestCounts
 from paperwire.store import schema
-from paperwire.store.sql import upsert
+from paperwire.store.sql import insert_many, json_text
 
 MAX_ERRORS_PER_RUN = 10_000  # beyond this only the count grows; the first ones say enough
 
@@ -67,5 +67,4 @@ def get_cursor(conn: sa.Connection, source: str) -> dict[str, Any] | None:
 
 def save_cursor(conn: sa.Connection, source: str, cursor: dict[str, Any]) -> None:
     """Save a source's harvest cursor (in the transaction that stored the records it covers)."""
-    row = {"source": source, "cursor": cursor, "updated_at": utcnow()}
-    conn.execute(upsert(conn, schema.harvest_cursors, ["source"]), [row])
+    insert_many(conn, schema.harvest_cursors, [(source, json_text(cursor), utcnow())], conflict=["source"])

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import orjson
 import sqlalchemy as sa
 
 from paperwire import dedup
 from paperwire.merge import merge
 from paperwire.models import IngestCounts, Paper, Version
 from paperwire.store import schema
-from paperwire.store.sql import upsert
+from paperwire.store.sql import delete_many, execute_in, insert_many, json_text
 
-# SQLite allows 32,766 bound parameters per statement; stay well below it.
-IN_CHUNK = 5000
+# what a batch reads of a stored paper
+_LOADED = ", ".join(c.name for c in schema.papers.columns if c.name not in ("primary_category", "changed_at"))
 
 
 @dataclass(slots=True)
@@ -28,6 +30,7 @@ class _Stored:
     group_id: str
     first_seen: str
     fingerprint: dedup.Fingerprint | None
+    filed: dedup.Fingerprint | None = None  # as stored, with the LSH keys it is filed under
     keys_changed: bool = False  # its LSH keys must be (re)written
     dirty: bool = False  # its row must be written
     is_new: bool = False
@@ -41,31 +44,23 @@ class _Batch:
     items: dict[tuple[str, int], str] = field(default_factory=dict)
 
 
-def _chunks(values: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
 def _load(conn: sa.Connection, ids: list[str]) -> dict[str, _Stored]:
-    p, v = schema.papers, schema.paper_versions
     versions: dict[str, list[Version]] = defaultdict(list)
-    rows: list[sa.Row[Any]] = []
-    for chunk in _chunks(ids):
-        rows += conn.execute(sa.select(p).where(p.c.id.in_(chunk))).all()
-        for pid, number, date in conn.execute(
-            sa.select(v.c.paper_id, v.c.number, v.c.date).where(v.c.paper_id.in_(chunk)).order_by(v.c.number)
-        ):
-            versions[pid].append(Version(number, date))
+    rows = execute_in(conn, f"SELECT {_LOADED} FROM papers WHERE id IN ({{}})", ids)
+    query = "SELECT paper_id, number, date FROM paper_versions WHERE paper_id IN ({}) ORDER BY number"
+    for pid, number, date in execute_in(conn, query, ids):
+        versions[pid].append(Version(number, date))
     loaded = {}
     for row in rows:
+        sources = orjson.loads(row.sources)
         paper = Paper(
             id=row.id,
             title=row.title,
             title_raw=row.title_raw,
             abstract=row.abstract,
             abstract_raw=row.abstract_raw,
-            authors=row.authors,
-            categories=row.categories,
+            authors=orjson.loads(row.authors),
+            categories=orjson.loads(row.categories),
             comment=row.comment,
             journal_ref=row.journal_ref,
             doi=row.doi,
@@ -74,42 +69,43 @@ def _load(conn: sa.Connection, ids: list[str]) -> dict[str, _Stored]:
             updated=row.updated,
             announced=row.announced,
             listed=row.listed,
-            links=row.links,
-            source=row.sources[-1] if row.sources else "",
+            links=orjson.loads(row.links),
+            source=sources[-1] if sources else "",
             content_hash=row.content_hash,
         )
         fingerprint = (
             dedup.Fingerprint.from_stored(row.minhash, row.title_hash) if row.minhash is not None else None
         )
-        loaded[row.id] = _Stored(paper, list(row.sources), row.group_id, row.first_seen, fingerprint)
+        loaded[row.id] = _Stored(paper, sources, row.group_id, row.first_seen, fingerprint, fingerprint)
     return loaded
 
 
-def _candidates(conn: sa.Connection, keys: list[int]) -> dict[int, list[str]]:
-    k = schema.dedup_keys
-    found: dict[int, list[str]] = defaultdict(list)
-    for chunk in _chunks(sorted(set(keys))):
-        for key, paper_id in conn.execute(sa.select(k.c.key, k.c.paper_id).where(k.c.key.in_(chunk))):
-            found[key].append(paper_id)
-    return found
+def _candidates(
+    conn: sa.Connection, keys: list[int]
+) -> tuple[dict[int, list[str]], dict[str, tuple[dedup.Fingerprint, str]]]:
+    """The stored papers in the LSH buckets `keys`: the ids per bucket, and their fingerprints."""
+    query = (
+        "SELECT k.key, p.id, p.minhash, p.title_hash, p.group_id FROM dedup_keys AS k "
+        "JOIN papers AS p ON p.id = k.paper_id WHERE k.key IN ({})"
+    )
+    buckets: dict[int, list[str]] = defaultdict(list)
+    known: dict[str, tuple[dedup.Fingerprint, str]] = {}
+    for key, pid, blob, title_hash, group_id in execute_in(conn, query, sorted(set(keys))):
+        buckets[key].append(pid)
+        if blob is not None and pid not in known:
+            known[pid] = (dedup.Fingerprint.from_stored(blob, title_hash), group_id)
+    return buckets, known
 
 
-def _fingerprints_of(conn: sa.Connection, ids: list[str]) -> dict[str, tuple[dedup.Fingerprint, str]]:
-    p = schema.papers
-    result = {}
-    for chunk in _chunks(ids):
-        query = sa.select(p.c.id, p.c.minhash, p.c.title_hash, p.c.group_id).where(p.c.id.in_(chunk))
-        for pid, blob, title_hash, group_id in conn.execute(query):
-            if blob is not None:
-                result[pid] = (dedup.Fingerprint.from_stored(blob, title_hash), group_id)
-    return result
-
-
-def write_batch(conn: sa.Connection, papers: Sequence[Paper], threshold: float, now: str) -> IngestCounts:
-    """Store a batch of normalised papers in the open transaction; returns what changed."""
+def write_batch(
+    conn: sa.Connection, papers: Sequence[Paper], prints: dedup.Prints | None, threshold: float, now: str
+) -> IngestCounts:
+    """Store a batch of normalised papers in the open transaction, with their fingerprints if given
+    (or else made here); returns what changed."""
     batch = _Batch(state=_load(conn, list(dict.fromkeys(p.id for p in papers))))
     for paper in papers:
         _absorb(batch, paper, now)
+    _fingerprint(batch, papers, prints)
     _group_new_papers(conn, batch, threshold)
     _write(conn, batch, now)
     return batch.counts
@@ -144,19 +140,26 @@ def _absorb(batch: _Batch, paper: Paper, now: str) -> None:
         batch.counts.unchanged += 1
 
 
-def _group_new_papers(conn: sa.Connection, batch: _Batch, threshold: float) -> None:
-    """Fingerprint new and re-worded papers; put each new one in the group of its best match."""
+def _fingerprint(batch: _Batch, papers: Sequence[Paper], prints: dedup.Prints | None) -> None:
+    """Give new and re-worded papers the fingerprint of their text: the one given with the batch's
+    papers or, where none was given or a merge joined one record's title to another's abstract, a
+    new one."""
+    given = {(p.title, p.abstract): index for index, p in enumerate(papers)} if prints is not None else {}
     todo = [s for s in batch.state.values() if s.keys_changed]
-    prints = dedup.fingerprints([s.paper.title for s in todo], [s.paper.abstract for s in todo])
-    new: list[tuple[_Stored, dedup.Fingerprint]] = []
-    for stored, fingerprint in zip(todo, prints, strict=True):
-        stored.fingerprint = fingerprint
-        if stored.is_new:
-            new.append((stored, fingerprint))
-    all_keys = [key for _, fingerprint in new for key in fingerprint.keys]
-    buckets = _candidates(conn, all_keys)
-    candidate_ids = sorted({pid for key in all_keys for pid in buckets.get(key, [])} - batch.state.keys())
-    known = _fingerprints_of(conn, candidate_ids)
+    texts = [(s.paper.title, s.paper.abstract) for s in todo]
+    missing = list(dict.fromkeys(text for text in texts if text not in given))
+    titles, abstracts = [title for title, _ in missing], [abstract for _, abstract in missing]
+    made = dict(zip(missing, dedup.fingerprints(titles, abstracts), strict=True))
+    for stored, text in zip(todo, texts, strict=True):
+        stored.fingerprint = prints[given[text]] if prints is not None and text in given else made[text]
+
+
+def _group_new_papers(conn: sa.Connection, batch: _Batch, threshold: float) -> None:
+    """Put each new paper in the duplicate group of its best match."""
+    new = [(s, s.fingerprint) for s in batch.state.values() if s.is_new and s.fingerprint]
+    buckets, known = _candidates(conn, [key for _, fingerprint in new for key in fingerprint.keys])
+    # the batch's own papers as they are now, not as stored
+    known = {pid: value for pid, value in known.items() if pid not in batch.state}
     known.update(
         (pid, (s.fingerprint, s.group_id)) for pid, s in batch.state.items() if s.fingerprint and not s.is_new
     )
@@ -174,66 +177,65 @@ def _group_new_papers(conn: sa.Connection, batch: _Batch, threshold: float) -> N
             buckets[key].append(stored.paper.id)
 
 
-def _row(stored: _Stored, now: str) -> dict[str, Any]:
+def _row(stored: _Stored, now: str) -> tuple[Any, ...]:
+    """The papers row of a paper, in the table's column order."""
     paper = stored.paper
     fingerprint = stored.fingerprint
-    return {
-        "id": paper.id,
-        "title": paper.title,
-        "title_raw": paper.title_raw,
-        "abstract": paper.abstract,
-        "abstract_raw": paper.abstract_raw,
-        "authors": paper.authors,
-        "categories": paper.categories,
-        "primary_category": paper.categories[0] if paper.categories else None,
-        "comment": paper.comment,
-        "journal_ref": paper.journal_ref,
-        "doi": paper.doi,
-        "published": paper.published,
-        "updated": paper.updated,
-        "announced": paper.announced,
-        "listed": paper.listed,
-        "links": paper.links,
-        "sources": stored.sources,
-        "group_id": stored.group_id,
-        "minhash": fingerprint.to_bytes() if fingerprint else None,
-        "title_hash": fingerprint.title_hash if fingerprint else None,
-        "content_hash": paper.content_hash,
-        "first_seen": stored.first_seen,
-        "changed_at": now,
-    }
+    return (
+        paper.id,
+        paper.title,
+        paper.title_raw,
+        paper.abstract,
+        paper.abstract_raw,
+        json_text(paper.authors),
+        json_text(paper.categories),
+        paper.categories[0] if paper.categories else None,
+        paper.comment,
+        paper.journal_ref,
+        paper.doi,
+        paper.published,
+        paper.updated,
+        paper.announced,
+        paper.listed,
+        json_text(paper.links),
+        json_text(stored.sources),
+        stored.group_id,
+        fingerprint.to_bytes() if fingerprint else None,
+        fingerprint.title_hash if fingerprint else None,
+        paper.content_hash,
+        stored.first_seen,
+        now,
+    )
 
 
 def _write(conn: sa.Connection, batch: _Batch, now: str) -> None:
     dirty = [s for s in batch.state.values() if s.dirty]
-    if dirty:
-        conn.execute(upsert(conn, schema.papers, ["id"]), [_row(s, now) for s in dirty])
-        ids = [s.paper.id for s in dirty if not s.is_new]
-        v = schema.paper_versions
-        for chunk in _chunks(ids):
-            conn.execute(sa.delete(v).where(v.c.paper_id.in_(chunk)))
-        versions = [
-            {"paper_id": s.paper.id, "number": ver.number, "date": ver.date}
-            for s in dirty
-            for ver in s.paper.versions
-        ]
-        if versions:
-            conn.execute(sa.insert(v), versions)
+    insert_many(conn, schema.papers, [_row(s, now) for s in dirty], conflict=["id"])
+    stale = [s.paper.id for s in dirty if not s.is_new]
+    execute_in(conn, "DELETE FROM paper_versions WHERE paper_id IN ({})", stale)
+    versions = [(s.paper.id, version.number, version.date) for s in dirty for version in s.paper.versions]
+    insert_many(conn, schema.paper_versions, versions)
     rekeyed = [s for s in batch.state.values() if s.keys_changed and s.fingerprint]
-    k = schema.dedup_keys
-    for chunk in _chunks([s.paper.id for s in rekeyed if not s.is_new]):
-        conn.execute(sa.delete(k).where(k.c.paper_id.in_(chunk)))
-    keys = {(key, s.paper.id) for s in rekeyed if s.fingerprint for key in s.fingerprint.keys}
-    if keys:
-        conn.execute(sa.insert(k), [{"key": key, "paper_id": pid} for key, pid in sorted(keys)])
-    if batch.signals:
-        rows = [
-            {"paper_id": i, "source": s, "observed_on": d, "data": data}
-            for (i, s, d), data in batch.signals.items()
-        ]
-        conn.execute(upsert(conn, schema.paper_signals, ["paper_id", "source", "observed_on"]), rows)
+    _unfile(conn, [s for s in rekeyed if not s.is_new])
+    keys = [(key, s.paper.id) for s in rekeyed if s.fingerprint for key in dict.fromkeys(s.fingerprint.keys)]
+    insert_many(conn, schema.dedup_keys, keys)
+    signals = [(i, s, d, json_text(data)) for (i, s, d), data in batch.signals.items()]
+    insert_many(conn, schema.paper_signals, signals, conflict=["paper_id", "source", "observed_on"])
     if batch.items:
         _write_collection_items(conn, batch.items, now)
+
+
+def _unfile(conn: sa.Connection, papers: list[_Stored]) -> None:
+    """Delete the LSH keys of stored papers: the keys of their stored fingerprints, which are what
+    was filed with them (both are written from one fingerprint). By key, since dedup_keys has no
+    index on paper_id: deleting by paper_id read the whole table for every batch with a revision."""
+    filed = [(s.paper.id, s.filed) for s in papers if s.filed is not None]
+    if not filed:
+        return
+    signatures = np.stack([fingerprint.signature for _, fingerprint in filed])
+    keys = dedup.lsh_keys(signatures, [fingerprint.title_hash for _, fingerprint in filed])
+    rows = [(key, pid) for (pid, _), paper_keys in zip(filed, keys, strict=True) for key in paper_keys]
+    delete_many(conn, schema.dedup_keys, rows)
 
 
 def _write_collection_items(conn: sa.Connection, items: dict[tuple[str, int], str], now: str) -> None:
@@ -245,8 +247,5 @@ def _write_collection_items(conn: sa.Connection, items: dict[tuple[str, int], st
             existing[name] = conn.execute(
                 sa.insert(c).values(name=name, source="import", created_at=now).returning(c.c.id)
             ).scalar_one()
-    rows = [
-        {"collection_id": existing[name], "position": position, "paper_id": pid}
-        for (name, position), pid in items.items()
-    ]
-    conn.execute(upsert(conn, schema.collection_items, ["collection_id", "position"]), rows)
+    rows = [(existing[name], position, pid) for (name, position), pid in items.items()]
+    insert_many(conn, schema.collection_items, rows, conflict=["collection_id", "position"])
