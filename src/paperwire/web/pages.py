@@ -38,6 +38,17 @@ def render(web: Web, request: Request, template: str, context: dict[str, Any], s
     return web.templates.TemplateResponse(request, template, context, status_code=status)
 
 
+def render_with_form(
+    web: Web, request: Request, template: str, context: dict[str, Any], status: int = 200
+) -> Response:
+    """A page holding a form that changes state: its CSRF token in the page and in the cookie."""
+    token = web.csrf.token_for(request)
+    form = {"csrf_token": token, "csrf_field": CSRF_FIELD}
+    response = render(web, request, template, {**context, **form}, status)
+    web.csrf.set_cookie(response, token, request)
+    return response
+
+
 @router.get("/")
 def home(request: Request, web: WebDep) -> Response:
     """Search, this week's trending papers (the newest where nothing is dated), collections."""
@@ -139,14 +150,11 @@ def paper(request: Request, web: WebDep, paper_id: str) -> Response:
     found, related, attention = web.read(read)
     if found["id"] != paper_id:  # arXiv:1707.08567v2 and friends: one address per paper
         return RedirectResponse(local_path(paper_path(found["id"])), status_code=308)
-    token = web.csrf.token_for(request)
     context = {
         "paper": found, "summary": Card.of_paper(found), "related": related,
-        "upvotes": attention.get("upvote", 0), "csrf_token": token, "csrf_field": CSRF_FIELD,
+        "upvotes": attention.get("upvote", 0),
     }  # fmt: skip
-    response = render(web, request, "paper.html", context)
-    web.csrf.set_cookie(response, token, request)
-    return response
+    return render_with_form(web, request, "paper.html", context)
 
 
 @router.post("/paper/{paper_id:path}/vote")
@@ -204,11 +212,7 @@ def overlap(
 def _subscribe_form(
     request: Request, web: Web, values: dict[str, str], errors: dict[str, str], status: int = 200
 ) -> Response:
-    token = web.csrf.token_for(request)
-    context = {"values": values, "errors": errors, "csrf_token": token, "csrf_field": CSRF_FIELD}
-    response = render(web, request, "subscribe.html", context, status)
-    web.csrf.set_cookie(response, token, request)
-    return response
+    return render_with_form(web, request, "subscribe.html", {"values": values, "errors": errors}, status)
 
 
 @router.get("/subscribe")
