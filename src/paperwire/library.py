@@ -178,22 +178,24 @@ class Library:
 
     # -- attention -------------------------------------------------------------------------------
 
+    def paper_id(self, paper_id: str) -> str:
+        """The stored id of the paper an id names (versions and arXiv: prefixes resolve to it)."""
+        with self.engine.connect() as conn:
+            return reads.stored_id(conn, paper_id)
+
     def record_event(self, paper_id: str, kind: str, actor: str) -> bool:
         """Count a view, save, upvote or digest click (once per actor: see trending.py)."""
-        paper = self.paper(paper_id)  # NotFoundError for an unknown id; versions resolve to the paper
         with self.engine.begin() as conn:
-            return trending.record_event(conn, paper["id"], kind, actor)
+            return trending.record_event(conn, reads.stored_id(conn, paper_id), kind, actor)
 
     def attention(self, paper_id: str) -> dict[str, int]:
         """A paper's upvotes, saves, views and clicks so far."""
-        paper = self.paper(paper_id)
         with self.engine.connect() as conn:
-            return trending.event_counts(conn, paper["id"])
+            return trending.event_counts(conn, reads.stored_id(conn, paper_id))
 
     def withdraw_vote(self, paper_id: str, kind: str, actor: str) -> bool:
-        paper = self.paper(paper_id)
         with self.engine.begin() as conn:
-            return trending.withdraw_vote(conn, paper["id"], kind, actor)
+            return trending.withdraw_vote(conn, reads.stored_id(conn, paper_id), kind, actor)
 
     def trending(
         self, window: str = "week", category: str | None = None, limit: int = 20

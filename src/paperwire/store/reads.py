@@ -17,16 +17,32 @@ PAPER_FIELDS = (
 )  # fmt: skip
 
 
+def _stored_key(paper_id: str) -> str:
+    """The id a paper is stored under: an arXiv id loses its version and prefix."""
+    parsed = parse_arxiv_id(paper_id)
+    return parsed[0] if parsed else paper_id.strip()
+
+
+def _not_found(paper_id: str) -> NotFoundError:
+    return NotFoundError(f"no paper with id {paper_id!r}", hint="find ids with `paperwire stats` or search")
+
+
+def stored_id(conn: sa.Connection, paper_id: str) -> str:
+    """The stored id of the paper an id names (arXiv:2101.00001v2 names 2101.00001)."""
+    p = schema.papers
+    found = conn.execute(sa.select(p.c.id).where(p.c.id == _stored_key(paper_id))).scalar()
+    if found is None:
+        raise _not_found(paper_id)
+    return str(found)
+
+
 def get_paper(conn: sa.Connection, paper_id: str) -> dict[str, Any]:
     """One paper with its versions, duplicate group, signals and collections."""
     p = schema.papers
-    parsed = parse_arxiv_id(paper_id)
-    key = parsed[0] if parsed else paper_id.strip()
+    key = _stored_key(paper_id)
     row = conn.execute(sa.select(*(p.c[f] for f in PAPER_FIELDS)).where(p.c.id == key)).first()
     if row is None:
-        raise NotFoundError(
-            f"no paper with id {paper_id!r}", hint="find ids with `paperwire stats` or search"
-        )
+        raise _not_found(paper_id)
     paper = {str(key): value for key, value in row._mapping.items()}
     v = schema.paper_versions
     paper["versions"] = [

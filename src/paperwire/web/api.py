@@ -102,11 +102,9 @@ def vote(request: Request, web: WebDep, paper_id: str) -> VoteOut:
     web.limit_search(request, scope="vote")
 
     def work(library: Library) -> VoteOut:
-        found = library.paper(paper_id)
-        counted = library.record_event(found["id"], "upvote", voter(request))
-        return VoteOut(
-            paper_id=found["id"], counted=counted, upvotes=library.attention(found["id"]).get("upvote", 0)
-        )
+        stored = library.paper_id(paper_id)
+        counted = library.record_event(stored, "upvote", voter(request))
+        return VoteOut(paper_id=stored, counted=counted, upvotes=library.attention(stored).get("upvote", 0))
 
     return web.read(work)
 

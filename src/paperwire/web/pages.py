@@ -167,9 +167,9 @@ def vote(
     """Upvote a paper: one vote per address and paper, however often the button is pressed."""
     web.check_csrf(request, csrf_token)
     web.limit_search(request, scope="vote")
-    found = web.read(lambda library: library.paper(paper_id))
-    web.read(lambda library: library.record_event(found["id"], "upvote", voter(request)))
-    return RedirectResponse(local_path(paper_path(found["id"])) + "#vote", status_code=303)
+    stored = web.read(lambda library: library.paper_id(paper_id))
+    web.read(lambda library: library.record_event(stored, "upvote", voter(request)))
+    return RedirectResponse(local_path(paper_path(stored)) + "#vote", status_code=303)
 
 
 @router.get("/collections")
