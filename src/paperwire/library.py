@@ -207,7 +207,10 @@ class Library:
 
     def topics(self, request: SearchRequest, max_groups: int = 6) -> list[Topic]:
         """The request's hits split into labelled groups (by their vectors, or their words)."""
-        hits = self.search(request).hits
+        return self.group(self.search(request).hits, max_groups)
+
+    def group(self, hits: list[Hit], max_groups: int = 6) -> list[Topic]:
+        """Hits split into labelled groups (by their vectors, or their words)."""
         vectors = self._vectors_of([hit.id for hit in hits])
         texts = [f"{hit.title}. {hit.abstract}" for hit in hits]
         from paperwire.search.topics import topic_groups  # scikit-learn: ~0.7 s to import, so only here

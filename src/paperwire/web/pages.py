@@ -101,10 +101,13 @@ def search(request: Request, web: WebDep, params: Search, page: PageNumber = 1, 
 
 def _results(library: Library, params: SearchParams, page: int, topic: str) -> dict[str, Any]:
     offset = (page - 1) * PAGE_SIZE
-    topics: list[Topic] = library.topics(params.request(TOPIC_DEPTH))
+    grouped = library.search(params.request(TOPIC_DEPTH))
+    topics: list[Topic] = library.group(grouped.hits)
     chosen = next((t for t in topics if t.label == topic), None)
     if chosen is not None:
         hits, total, notes = chosen.hits[offset : offset + PAGE_SIZE], len(chosen.hits), []
+    elif offset + PAGE_SIZE <= TOPIC_DEPTH:  # the same ranking: the page is a slice of the grouped hits
+        hits, total, notes = grouped.hits[offset : offset + PAGE_SIZE], grouped.total, grouped.notes
     else:
         results = library.search(params.request(PAGE_SIZE, offset))
         hits, total, notes = results.hits, results.total, results.notes
