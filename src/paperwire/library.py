@@ -107,13 +107,17 @@ class Library:
         notes: list[str] = []
         depth = max(CANDIDATES, 2 * (request.offset + request.limit))
         semantic_notes: list[str] = []
-        semantic = self._semantic_pool.submit(self._semantic, parsed, depth, request.mode, semantic_notes)
+        semantic = (  # a keyword-only search needs no thread
+            self._semantic_pool.submit(self._semantic, parsed, depth, request.mode, semantic_notes)
+            if request.mode != "keyword"
+            else None
+        )
         keyword: list[tuple[int, float]] = []
         if request.mode != "semantic":
             hits, note = self.keyword.search(parsed, depth)
             keyword = [(h.key, h.score) for h in hits]
             notes += [note] if note else []
-        nearest, mode = semantic.result()
+        nearest, mode = semantic.result() if semantic else ([], "keyword")
         fused = fuse(keyword, nearest, self.settings.fusion)
         notes += semantic_notes
         return self._page(request, parsed, fused, mode, notes)
