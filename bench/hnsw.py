@@ -25,28 +25,10 @@ import onnxruntime  # noqa: F401  # before usearch: the other order segfaults
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from search import WORK, _exact, load, machine, settings_for
+from search import WORK, _exact, _recall, _stored_vectors, load, machine, settings_for
 
 BUILDS = [(16, 128), (32, 128), (32, 200)]  # (connectivity, expansion_add)
 SEARCHES = [96, 200, 300, 400, 600]
-
-
-def stored(data_dir: Path, model: str, dim: int) -> tuple[np.ndarray, np.ndarray]:
-    import sqlite3
-
-    with sqlite3.connect(data_dir / "paperwire.db") as conn:
-        rows = conn.execute(
-            "SELECT d.key, e.vector FROM search_docs d JOIN embeddings e ON e.paper_id = d.paper_id "
-            "AND e.model = ? ORDER BY d.key", (model,),
-        ).fetchall()  # fmt: skip
-    keys = np.array([r[0] for r in rows], dtype=np.uint64)
-    matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float16).reshape(len(rows), dim)
-    return keys, matrix
-
-
-def overlap(found: list[np.ndarray], exact: np.ndarray, k: int) -> float:
-    shared = [len(set(f[:k].tolist()) & set(e[:k].tolist())) / k for f, e in zip(found, exact, strict=True)]
-    return float(np.mean(shared))
 
 
 def sweep(data_dir: Path, work: Path, n_queries: int) -> dict[str, Any]:
@@ -59,22 +41,19 @@ def sweep(data_dir: Path, work: Path, n_queries: int) -> dict[str, Any]:
     assert library.embedder is not None
     texts = [text for _, text in json.loads((work / "queries.json").read_text())["recall"]][:n_queries]
     queries = np.asarray(library.embedder.embed(texts), dtype=np.float32)
-    keys, matrix16 = stored(data_dir, library.embedder.model_id, library.embedder.dim)
-    matrix = matrix16.astype(np.float32)
-    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
-    exact = _exact(matrix, keys.astype(np.int64), queries, 100)
-    del matrix
+    keys, matrix = _stored_vectors(library, data_dir)
+    exact = _exact(matrix, keys, queries, 100)
     v = paperwire_vectors
     ours = (v.CONNECTIVITY, v.EXPANSION_ADD, v.EXPANSION_SEARCH)
     builds = sorted({*BUILDS, ours[:2]})
     rows = []
     for connectivity, expansion_add in builds:
         index = Index(
-            ndim=matrix16.shape[1], metric="cos", dtype="f16",
+            ndim=matrix.shape[1], metric="cos", dtype="f16",
             connectivity=connectivity, expansion_add=expansion_add,
         )  # fmt: skip
         start = time.perf_counter()
-        index.add(keys, matrix16.astype(np.float32), threads=2)
+        index.add(keys, matrix, threads=2)
         build_s = time.perf_counter() - start
         with tempfile.TemporaryDirectory() as tmp:
             index.save(f"{tmp}/v.usearch")
@@ -90,7 +69,7 @@ def sweep(data_dir: Path, work: Path, n_queries: int) -> dict[str, Any]:
                 {
                     "connectivity": connectivity, "expansion_add": expansion_add,
                     "expansion_search": expansion_search, "build_s": build_s, "size_mib": size_mib,
-                    "recall_at_10": overlap(found, exact, 10), "recall_at_100": overlap(found, exact, 100),
+                    "recall_at_10": _recall(found, exact, 10), "recall_at_100": _recall(found, exact, 100),
                     "ms_mean": float(np.mean(ms)), "ms_p95": float(np.percentile(ms, 95)),
                     "ours": (connectivity, expansion_add, expansion_search) == ours,
                 }

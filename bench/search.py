@@ -480,24 +480,14 @@ def hnsw_recall(library: Any, data_dir: Path, texts: list[str]) -> dict[str, Any
     exact_q, exact_p = _exact(matrix, keys, queries, 100), _exact(matrix, keys, papers, 10)
     del matrix
 
-    def overlap(found: list[np.ndarray], exact: np.ndarray, k: int) -> float:
-        return float(
-            np.mean(
-                [
-                    len(set(f[:k].tolist()) & set(e[:k].tolist())) / k
-                    for f, e in zip(found, exact, strict=True)
-                ]
-            )
-        )
-
     search = library.vectors.search
     top10 = [np.array([h.key for h in search(v, 10)]) for v in queries]
     top100 = [np.array([h.key for h in search(v, 100)]) for v in queries]
     paper10 = [np.array([h.key for h in search(v, 10)]) for v in papers]
     result: dict[str, Any] = {
-        "queries": len(queries), "recall_at_10": overlap(top10, exact_q, 10),
-        "recall_at_10_of_100": overlap(top100, exact_q, 10), "recall_at_100": overlap(top100, exact_q, 100),
-        "paper_queries": len(papers), "paper_recall_at_10": overlap(paper10, exact_p, 10),
+        "queries": len(queries), "recall_at_10": _recall(top10, exact_q, 10),
+        "recall_at_10_of_100": _recall(top100, exact_q, 10), "recall_at_100": _recall(top100, exact_q, 100),
+        "paper_queries": len(papers), "paper_recall_at_10": _recall(paper10, exact_p, 10),
         "expansion_search": vector_module.EXPANSION_SEARCH, "sweep": [],
     }  # fmt: skip
     index = Index(
@@ -511,7 +501,7 @@ def hnsw_recall(library: Any, data_dir: Path, texts: list[str]) -> dict[str, Any
         found = [index.search(v, 10, threads=1).keys for v in queries]
         ms = (time.perf_counter() - start) * 1000 / len(queries)
         result["sweep"].append(
-            {"expansion_search": ef, "recall_at_10": overlap(found, exact_q, 10), "ms": ms}
+            {"expansion_search": ef, "recall_at_10": _recall(found, exact_q, 10), "ms": ms}
         )
     return result
 
