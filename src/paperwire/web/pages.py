@@ -170,8 +170,13 @@ def vote(
     """Upvote a paper: one vote per address and paper, however often the button is pressed."""
     web.check_csrf(request, csrf_token)
     web.limit_search(request, scope="vote")
-    stored = web.read(lambda library: library.paper_id(paper_id))
-    web.read(lambda library: library.record_event(stored, "upvote", voter(request)))
+
+    def work(library: Library) -> str:
+        stored = library.paper_id(paper_id)
+        library.record_event(stored, "upvote", voter(request))
+        return stored
+
+    stored = web.read(work)
     return RedirectResponse(local_path(paper_path(stored)) + "#vote", status_code=303)
 
 
