@@ -127,6 +127,47 @@ class Settings(BaseSettings):
         10_000_000, ge=1024, description="Largest request body the web service accepts, in bytes."
     )
 
+    base_url: str = Field(
+        "http://127.0.0.1:8000",
+        pattern=r"^https?://[^/?#\s]+(/[^?#\s]*)?$",
+        description="Public address of the web service, used for the links in emails and feeds.",
+    )
+    mail_from: str = Field(
+        "paperwire <digest@localhost>", min_length=3, description="From address of every email sent."
+    )
+    smtp_host: str | None = Field(
+        None,
+        description="SMTP server that sends the emails; unset: each email is written as an .eml file "
+        "to data_dir/mail instead (for trying paperwire out).",
+    )
+    smtp_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="SMTP port; default: 465 with 'ssl', 587 with 'starttls', 25 otherwise.",
+    )
+    smtp_security: Literal["starttls", "ssl", "plain"] = Field(
+        "starttls",
+        description="'starttls' (upgrade after connecting), 'ssl' (TLS from the start) or 'plain'.",
+    )
+    smtp_username: str | None = Field(None, description="SMTP login name; unset: no login.")
+    smtp_password: SecretStr | None = Field(None, description="SMTP password.")
+    smtp_timeout: float = Field(
+        30.0, gt=0, description="Seconds before an SMTP connection or reply times out."
+    )
+    smtp_retries: int = Field(
+        3, ge=0, le=20, description="Retries within one digest run while the SMTP server is unreachable."
+    )
+    smtp_backoff: float = Field(
+        2.0, ge=0, description="Seconds before the first retry; each further retry waits twice as long."
+    )
+    digest_max_failures: int = Field(
+        3, ge=1, description="Permanent delivery failures (5xx, bounces) after which an address is disabled."
+    )
+    digest_scheduler: bool = Field(
+        False, description="Run the digest every few minutes inside `paperwire serve` (instead of cron)."
+    )
+
     @model_validator(mode="after")
     def _no_placeholder_secrets(self) -> Settings:
         if self.environment != "production":

@@ -30,7 +30,7 @@ papers = sa.Table(
     sa.Column("minhash", sa.LargeBinary),  # near-duplicate signature (see dedup.py)
     sa.Column("title_hash", sa.BigInteger),
     sa.Column("content_hash", sa.Text, nullable=False),
-    sa.Column("first_seen", sa.Text, nullable=False),
+    sa.Column("first_seen", sa.Text, nullable=False, index=True),  # when this instance stored it
     sa.Column("changed_at", sa.Text, nullable=False),
 )
 
@@ -153,4 +153,98 @@ paper_events = sa.Table(
     sa.Column("bucket", sa.Text, nullable=False),
     sa.Column("at", sa.Text, nullable=False, index=True),  # ISO 8601 date-time, UTC
     sa.UniqueConstraint("paper_id", "kind", "actor", "bucket", name="uq_paper_events_once"),
+)
+
+# -- the digest: subscribers, what they like, the outbox of emails and what each digest held --------
+
+# A subscriber's id is random (never reused), so a link signed for a deleted subscriber stays dead.
+subscribers = sa.Table(
+    "subscribers",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("email", sa.Text, nullable=False, unique=True),  # lowercased
+    sa.Column("status", sa.Text, nullable=False),  # pending, active, unsubscribed, disabled
+    sa.Column("topics", sa.JSON, nullable=False),  # free-text searches
+    sa.Column("categories", sa.JSON, nullable=False),  # e.g. ["cs.LG", "stat"]
+    sa.Column("frequency", sa.Text, nullable=False),  # daily, weekly
+    sa.Column("send_hour", sa.Integer, nullable=False),  # 0-23, in `timezone`
+    sa.Column("timezone", sa.Text, nullable=False),  # IANA name
+    sa.Column("max_papers", sa.Integer, nullable=False),
+    sa.Column("empty_note", sa.Boolean, nullable=False),  # a short note when there is nothing new
+    sa.Column("topic_vectors", sa.LargeBinary),  # float16, one row per topic, by `vectors_model`
+    sa.Column("vectors_model", sa.Text),
+    sa.Column("failures", sa.Integer, nullable=False, default=0),  # permanent delivery failures
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("confirmed_at", sa.Text),
+)
+
+# Papers a subscriber marked: liked (+1) or not for me (-1), on the site or from a digest's links.
+subscriber_papers = sa.Table(
+    "subscriber_papers",
+    metadata,
+    sa.Column(
+        "subscriber_id", sa.Text, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("paper_id", sa.Text, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("label", sa.Integer, nullable=False),
+    sa.Column("at", sa.Text, nullable=False),
+)
+
+# Every email, written before it is sent: the key makes one digest per subscriber and period.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),  # digest:<subscriber>:<period>, confirm:<subscriber>:<n>
+    sa.Column(
+        "subscriber_id",
+        sa.Text,
+        sa.ForeignKey("subscribers.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("kind", sa.Text, nullable=False),  # digest, note, confirm, manage
+    sa.Column("period", sa.Text),  # 2026-11-21 (daily) or 2026-W47 (weekly)
+    sa.Column("recipient", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("html", sa.Text),
+    sa.Column("headers", sa.JSON, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # pending, sending, sent, failed
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("next_attempt_at", sa.Text, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("sent_at", sa.Text),
+    sa.Index("ix_outbox_due", "status", "next_attempt_at"),
+)
+
+# The papers each digest holds; a paper goes to a subscriber once.
+digest_items = sa.Table(
+    "digest_items",
+    metadata,
+    sa.Column(
+        "subscriber_id", sa.Text, sa.ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("paper_id", sa.Text, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "outbox_key", sa.Text, sa.ForeignKey("outbox.key", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    sa.Column("position", sa.Integer, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+)
+
+# Single-use links already used (their nonce), until they expire.
+used_tokens = sa.Table(
+    "used_tokens",
+    metadata,
+    sa.Column("nonce", sa.Text, primary_key=True),
+    sa.Column(
+        "subscriber_id",
+        sa.Text,
+        sa.ForeignKey("subscribers.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("expires_at", sa.Text, nullable=False),
 )

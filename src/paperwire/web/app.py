@@ -14,12 +14,13 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from paperwire import __version__, demo
 from paperwire.config import Settings, load_settings
+from paperwire.keys import load_secret
 from paperwire.library import Library
 from paperwire.web import api, feeds, pages
 from paperwire.web.access_log import AccessLog, configure_access_log
 from paperwire.web.context import Web, make_templates
 from paperwire.web.errors import install_error_handlers
-from paperwire.web.security import BodyLimit, Csrf, RateLimiter, SecurityHeaders, load_secret
+from paperwire.web.security import BodyLimit, Csrf, RateLimiter, SecurityHeaders
 
 STATIC = Path(__file__).parent / "static"
 PREPARED_VARIABLE = "PAPERWIRE_WEB_PREPARED"  # set by `paperwire serve` for its worker processes

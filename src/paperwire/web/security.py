@@ -10,7 +10,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from pathlib import Path
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -94,20 +93,6 @@ class BodyLimit:
 
 
 # -- CSRF: signed double-submit tokens --------------------------------------------------------------
-
-
-def load_secret(settings: Settings) -> bytes:
-    """The CSRF signing key: from the settings, else a random key kept in the data directory."""
-    if settings.secret_key is not None:
-        return settings.secret_key.get_secret_value().encode()
-    path = Path(settings.data_dir) / "web-secret"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f"web-secret.{secrets.token_hex(4)}.tmp")
-        tmp.write_text(secrets.token_urlsafe(32))
-        tmp.chmod(0o600)
-        tmp.replace(path)  # atomic: two workers starting together end with one key
-    return path.read_text().strip().encode()
 
 
 class Csrf:

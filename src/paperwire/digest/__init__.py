@@ -1,0 +1,1 @@
+"""The daily digest: subscriptions, personalised selection, rendering and exactly-once sending."""

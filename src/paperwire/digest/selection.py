@@ -1,0 +1,181 @@
+"""Choosing each subscriber's papers from the new ones, and saying why.
+
+For a subscriber and each new paper:
+
+    topic(t, p)  = ALPHA * cosine(embedding of topic t, embedding of p)
+                 + (1 - ALPHA) * cosine(TF-IDF of t, TF-IDF of p)      (the search's convex fusion,
+                                                                         TF-IDF over the new papers)
+    liked(l, p)  = cosine(embedding of liked paper l, embedding of p)   ("papers like these")
+    relevance(p) = max over topics and liked papers  (the best one is the reason shown)
+    score(p)     = relevance(p) + CATEGORY_BONUS * [p is in one of the subscriber's categories]
+                 + FEEDBACK_WEIGHT * (P(like | p) - 0.5)   once there is enough feedback: a logistic
+                   regression on the embeddings of the papers marked up (+1) and down (-1), as
+                   Scholar Inbox does
+
+A paper qualifies when its relevance reaches MIN_RELEVANCE or it is in one of the categories (a
+subscriber of a category wants its papers; ties between those go to the most discussed). Then the
+list is diversified by maximal marginal relevance over the embeddings (a candidate's score less
+DIVERSITY times its closest similarity to a paper already picked; near-copies above NEAR_COPY are
+skipped), with one paper per duplicate group and none the subscriber has already received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from paperwire.search.fusion import ALPHA
+from paperwire.search.keyword import analyze
+
+Matrix = npt.NDArray[np.float32]
+MIN_RELEVANCE = 0.25
+MIN_KEYWORD_RELEVANCE = 0.1  # without embeddings, relevance is the TF-IDF cosine alone
+CATEGORY_BONUS = 0.1
+FEEDBACK_WEIGHT = 0.5
+MIN_FEEDBACK = 4  # marked papers, with at least one up and one down, before the classifier counts
+DIVERSITY = 0.3
+NEAR_COPY = 0.92
+POOL = 5  # candidates considered for diversity, per paper wanted
+
+
+def matching(categories: Sequence[str], wanted: Sequence[str]) -> list[str]:
+    """The categories that are one of `wanted` or in one of its archives ("cs" holds "cs.CV")."""
+    prefixes = tuple(f"{c}." for c in wanted)
+    return [c for c in categories if c in wanted or c.startswith(prefixes)]
+
+
+@dataclass
+class NewPapers:
+    """The papers a digest chooses from, with what scoring needs of them."""
+
+    ids: list[str]
+    titles: list[str]
+    texts: list[str]  # title and abstract
+    groups: list[str]
+    categories: list[list[str]]
+    vectors: Matrix | None  # unit rows, or None without embeddings
+    attention: npt.NDArray[np.float64]  # trending attention, to order papers of equal interest
+    _tfidf: Any = field(default=None, repr=False)
+    _vectorizer: Any = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]
+
+        self.index = {paper_id: i for i, paper_id in enumerate(self.ids)}
+        if self.ids:
+            self._vectorizer = TfidfVectorizer(analyzer=analyze, sublinear_tf=True, dtype=np.float32)
+            self._tfidf = self._vectorizer.fit_transform(self.texts)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def in_categories(self, wanted: Sequence[str]) -> npt.NDArray[np.bool_]:
+        """Which papers are listed in one of the categories (an archive holds its categories)."""
+        return np.array([bool(matching(cats, wanted)) for cats in self.categories], dtype=bool)
+
+    def topic_scores(self, topics: Sequence[str], topic_vectors: Matrix | None) -> Matrix:
+        """topic(t, p) for every topic (rows) and paper (columns)."""
+        if not topics or not self.ids:
+            return np.zeros((len(topics), len(self)), dtype=np.float32)
+        keyword: Matrix = (self._vectorizer.transform(topics) @ self._tfidf.T).toarray().astype(np.float32)
+        if topic_vectors is None or self.vectors is None:
+            return keyword
+        semantic = topic_vectors @ self.vectors.T
+        return np.asarray(ALPHA * semantic + (1 - ALPHA) * keyword, dtype=np.float32)
+
+
+@dataclass
+class Interest:
+    """One subscriber's interests, as selection needs them."""
+
+    topics: list[str]
+    topic_scores: Matrix  # NewPapers.topic_scores of the topics
+    categories: list[str]
+    liked_titles: list[str] = field(default_factory=list)
+    liked_vectors: Matrix | None = None  # unit rows, one per liked paper
+    feedback_vectors: Matrix | None = None  # marked papers (up and down) for the classifier
+    feedback_labels: npt.NDArray[np.int8] | None = None  # 1 up, 0 down
+    received_groups: set[str] = field(default_factory=set)  # duplicate groups already sent
+    limit: int = 10
+
+
+@dataclass(frozen=True)
+class Pick:
+    index: int  # into NewPapers
+    score: float
+    reason: str  # e.g. 'matches your topic "diffusion models" (0.61)'
+
+
+def _feedback(interest: Interest, papers: NewPapers) -> npt.NDArray[np.float64] | None:
+    """P(like) of every new paper from the subscriber's marks, or None with too few of them."""
+    labels, vectors = interest.feedback_labels, interest.feedback_vectors
+    if labels is None or vectors is None or papers.vectors is None:
+        return None
+    if len(labels) < MIN_FEEDBACK or labels.min() == labels.max():
+        return None
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+
+    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=200)
+    model.fit(vectors, labels)
+    return np.asarray(model.predict_proba(papers.vectors)[:, 1], dtype=np.float64)
+
+
+def select(papers: NewPapers, interest: Interest, allowed: npt.NDArray[np.bool_] | None = None) -> list[Pick]:
+    """The subscriber's papers from the new ones (those `allowed`: all by default), best first."""
+    n = len(papers)
+    if n == 0:
+        return []
+    sources = [f'matches your topic "{t}"' for t in interest.topics]
+    rows = [interest.topic_scores]
+    if interest.liked_vectors is not None and papers.vectors is not None and len(interest.liked_vectors):
+        rows.append(interest.liked_vectors @ papers.vectors.T)
+        sources += [f'is like "{title}", which you liked' for title in interest.liked_titles]
+    table = np.vstack(rows) if sum(len(r) for r in rows) else np.zeros((1, n), dtype=np.float32)
+    best = table.argmax(axis=0)
+    relevance = table[best, np.arange(n)].astype(np.float64)
+    in_category = papers.in_categories(interest.categories)
+    floor = MIN_RELEVANCE if papers.vectors is not None else MIN_KEYWORD_RELEVANCE
+    eligible = (relevance >= floor) | in_category
+    if allowed is not None:
+        eligible &= allowed
+    score = np.where(relevance >= floor, relevance, 0.0) + CATEGORY_BONUS * in_category
+    liking = _feedback(interest, papers)
+    if liking is not None:
+        score = score + FEEDBACK_WEIGHT * (liking - 0.5)
+    # equal scores (a category's papers without a topic match) go to the most discussed
+    order = np.lexsort((-papers.attention, -score))
+    pool = [int(i) for i in order if eligible[i] and papers.groups[i] not in interest.received_groups]
+    pool = pool[: POOL * interest.limit]
+    picks: list[int] = []
+    seen_groups: set[str] = set()
+    while pool and len(picks) < interest.limit:
+        if papers.vectors is not None and picks:
+            closeness = (papers.vectors[pool] @ papers.vectors[picks].T).max(axis=1)
+            adjusted = score[pool] - DIVERSITY * closeness
+            choice = int(np.argmax(adjusted))
+            if closeness[choice] >= NEAR_COPY:
+                pool.pop(choice)
+                continue
+        else:
+            choice = 0
+        index = pool.pop(choice)
+        if papers.groups[index] in seen_groups:
+            continue
+        seen_groups.add(papers.groups[index])
+        picks.append(index)
+
+    def reason(i: int) -> str:
+        parts = []
+        if relevance[i] >= floor:
+            parts.append(f"{sources[best[i]]} ({relevance[i]:.2f})")
+        if in_category[i]:
+            parts.append(f"is in {', '.join(matching(papers.categories[i], interest.categories))}")
+        if liking is not None:
+            parts.append(f"your feedback rates it {liking[i]:.2f}")
+        return "; ".join(parts)
+
+    return [Pick(i, float(score[i]), reason(i)) for i in picks]
