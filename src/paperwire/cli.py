@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from paperwire import demo, pipeline, search_cli
+from paperwire import demo, digest_cli, pipeline, search_cli
 from paperwire.config import Settings, load_settings
 from paperwire.console import err, fail, out, print_json
 from paperwire.errors import PaperwireError
@@ -33,6 +33,7 @@ app = typer.Typer(
 for command in search_cli.COMMANDS:
     app.command()(command)
 app.command("eval")(search_cli.evaluate)
+app.add_typer(digest_cli.app, name="digest")
 
 
 @app.callback()
@@ -222,6 +223,41 @@ def harvest(
     except PaperwireError as exc:
         fail(exc)
     _finish(report, as_json, "harvest summary")
+
+
+@app.command()
+def daily(
+    ctx: typer.Context,
+    set_spec: Annotated[
+        str | None, typer.Option("--set", help="OAI-PMH set to harvest, e.g. cs (default: all of arXiv).")
+    ] = None,
+    harvest_new: Annotated[
+        bool,
+        typer.Option("--harvest/--no-harvest", help="Harvest arXiv first (off: send from what is stored)."),
+    ] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summaries as JSON.")] = False,
+) -> None:
+    """The whole day in one cron line: harvest arXiv, index what arrived, then send the digests.
+
+    A failed harvest stops here (exit 1) and sends nothing, so subscribers do not get an empty
+    digest for a day whose papers never arrived; the next run harvests from where this one stopped.
+    """
+    settings, engine = _open(ctx)
+    try:
+        if harvest_new:
+            report = _run_with_progress(
+                "harvesting",
+                lambda update: pipeline.harvest(engine, settings, set_spec=set_spec, progress=update),
+                as_json,
+            )
+            if not as_json:
+                out.print(_summary(report.counts, "harvest summary"))
+        with Library(settings, engine) as library:
+            search_cli.sync_indexes(library, quiet=as_json)
+            sent = digest_cli.run_digest(library, None, dry_run=False, only=None)
+    except PaperwireError as exc:
+        fail(exc)
+    digest_cli.print_report(sent, as_json, dry_run=False)
 
 
 def _counts_table(title: str, counts: dict[str, int], limit: int = 15) -> Table:
