@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -59,6 +59,12 @@ def last_digests(conn: sa.Connection, subscriber_ids: list[str]) -> dict[str, da
     return {sid: datetime.fromisoformat(at) for sid, at in rows}
 
 
+def _second(moment: datetime) -> str:
+    """The moment to the second, as the store records when papers arrived: papers stored in the
+    second a digest was composed count as new for the next one (received ones are left out anyway)."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
 def _unit(blob: bytes, dim: int) -> np.ndarray:
     return np.frombuffer(blob, dtype=np.float16).astype(np.float32).reshape(-1, dim)
 
@@ -91,7 +97,7 @@ class Composer:
                 sa.select(
                     p.c.id, p.c.title, p.c.abstract, p.c.authors, p.c.categories, p.c.group_id, p.c.links,
                     p.c.published, p.c.announced, p.c.first_seen,
-                ).where(p.c.first_seen > since.isoformat()).order_by(p.c.first_seen, p.c.id)
+                ).where(p.c.first_seen >= _second(since)).order_by(p.c.first_seen, p.c.id)
             ).all()  # fmt: skip
             _, attention = trending.scores(conn, "week", self.now.date())
         ids = [r.id for r in rows]
@@ -227,7 +233,7 @@ class Composer:
     def compose(
         self, row: dict[str, Any], interest: selection.Interest, period: str, since: datetime
     ) -> Composed:
-        arrived = self.first_seen > since.timestamp()
+        arrived = self.first_seen >= datetime.fromisoformat(_second(since)).timestamp()
         picks = selection.select(self.papers, interest, allowed=arrived)
         sid = row["id"]
         entries = [self._entry(sid, self.papers.ids[pick.index], pick.reason) for pick in picks]

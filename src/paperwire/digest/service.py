@@ -163,14 +163,12 @@ class Digests:
             sqlite = conn.dialect.name == "sqlite"
             if sqlite:  # overwrite the deleted rows' bytes instead of leaving them in free pages
                 conn.exec_driver_sql("PRAGMA secure_delete=ON")
-            try:
-                with conn.begin():
-                    subscribers.delete(conn, row["id"])
-            finally:
-                if sqlite:
-                    conn.exec_driver_sql("PRAGMA secure_delete=OFF")
-            if sqlite:  # and the write-ahead log, which still holds the pages as they were
+            subscribers.delete(conn, row["id"])
+            conn.commit()
+            if sqlite:  # and empty the write-ahead log, which still holds the pages as they were
+                conn.exec_driver_sql("PRAGMA secure_delete=OFF")
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                conn.commit()
 
     def feedback(self, token: str) -> tuple[str, int]:
         """A thumbs up (+1) or down (-1) link from a digest: (paper id, label)."""
