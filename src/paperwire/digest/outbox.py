@@ -108,6 +108,7 @@ def build_message(row: Any, sender: str) -> EmailMessage:
     message.set_content(row.text)
     if row.html:
         message.add_alternative(row.html, subtype="html")
+        message.set_boundary(f"=_{hashlib.sha256(row.key.encode()).hexdigest()[:24]}")  # a resend: same bytes
     return message
 
 
