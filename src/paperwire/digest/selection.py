@@ -119,7 +119,8 @@ def _feedback(interest: Interest, papers: NewPapers) -> npt.NDArray[np.float64] 
         return None
     from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
-    model = LogisticRegression(C=1.0, class_weight="balanced", max_iter=200)
+    # unit vectors have small coordinates: a weak penalty (C=10) lets a handful of marks count
+    model = LogisticRegression(C=10.0, class_weight="balanced", max_iter=500)
     model.fit(vectors, labels)
     return np.asarray(model.predict_proba(papers.vectors)[:, 1], dtype=np.float64)
 

@@ -1,0 +1,92 @@
+"""Selection rules on hand-made papers: relevance floor, categories, near-copies, duplicate groups,
+papers already received, and the feedback classifier."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from paperwire.digest.selection import Interest, NewPapers, select
+
+
+def unit(*rows: list[float]) -> np.ndarray:
+    matrix = np.array(rows, dtype=np.float32)
+    return matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+
+
+def papers(
+    vectors: np.ndarray,
+    groups: list[str] | None = None,
+    categories: list[list[str]] | None = None,
+    texts: list[str] | None = None,
+) -> NewPapers:
+    n = len(vectors)
+    return NewPapers(
+        ids=[f"p{i}" for i in range(n)], titles=[f"paper {i}" for i in range(n)],
+        texts=texts or [f"a study number {i}" for i in range(n)],
+        groups=groups or [f"p{i}" for i in range(n)], categories=categories or [["cs.LG"]] * n,
+        vectors=vectors, attention=np.zeros(n),
+    )  # fmt: skip
+
+
+def interest(new: NewPapers, topic: np.ndarray | None, **kwargs: object) -> Interest:
+    topics = ["graphs"] if topic is not None else []
+    scores = new.topic_scores(topics, topic[None, :] if topic is not None else None)
+    return Interest(topics=topics, topic_scores=scores, categories=[], **kwargs)  # type: ignore[arg-type]
+
+
+def test_only_relevant_papers_best_first_with_the_reason() -> None:
+    new = papers(unit([1, 0, 0], [0.8, 0.5, 0], [0, 1, 0], [0.2, 0, 1]))
+    picks = select(new, interest(new, unit([1, 0, 0])[0]))
+    assert [new.ids[p.index] for p in picks] == ["p0", "p1"]
+    assert picks[0].reason.startswith('matches your topic "graphs" (')
+
+
+def test_near_copies_and_duplicate_groups_give_one_entry() -> None:
+    new = papers(unit([1, 0, 0], [1, 0.01, 0], [0.8, 0.6, 0], [0.8, 0, 0.6]), groups=["a", "b", "c", "c"])
+    picks = [new.ids[p.index] for p in select(new, interest(new, unit([1, 0, 0])[0]))]
+    assert picks[0] == "p0"
+    assert "p1" not in picks  # a near-copy of p0 (cosine > 0.99)
+    assert len({new.groups[int(pid[1:])] for pid in picks}) == len(picks)  # one per duplicate group
+
+
+def test_received_groups_and_papers_outside_the_window_are_left_out() -> None:
+    new = papers(unit([1, 0, 0], [0.9, 0.3, 0], [0.9, 0, 0.3]))
+    chosen = select(
+        new, interest(new, unit([1, 0, 0])[0], received_groups={"p0"}), allowed=np.array([1, 1, 0], bool)
+    )
+    assert [new.ids[p.index] for p in chosen] == ["p1"]
+
+
+def test_a_category_subscriber_gets_the_category_most_discussed_first() -> None:
+    new = papers(
+        unit([1, 0, 0], [0, 1, 0], [0, 0, 1]), categories=[["cs.CV"], ["math.AP"], ["cs.LG", "cs.CV"]]
+    )
+    new.attention = np.array([0.0, 5.0, 3.0])
+    wanted = Interest(topics=[], topic_scores=new.topic_scores([], None), categories=["cs"])
+    picks = select(new, wanted)
+    assert [new.ids[p.index] for p in picks] == ["p2", "p0"]
+    assert picks[0].reason == "is in cs.LG, cs.CV"
+
+
+def test_feedback_reorders_once_there_is_enough_of_it() -> None:
+    new = papers(unit([1, 1, 0], [1, 0, 1], [1, 0, 0]))
+    topic = unit([1, 0, 0])[0]
+    assert next(new.ids[p.index] for p in select(new, interest(new, topic))) == "p2"
+    liked, disliked = unit([0, 1, 0], [0.1, 1, 0]), unit([0, 0, 1], [0.1, 0, 1])
+    marks = {
+        "feedback_vectors": np.vstack([liked, disliked]),
+        "feedback_labels": np.array([1, 1, 0, 0], np.int8),
+    }
+    ranked = select(new, interest(new, topic, **marks))
+    assert [new.ids[p.index] for p in ranked] == ["p0", "p2", "p1"]
+    assert "your feedback rates it" in ranked[0].reason
+    too_few = {"feedback_vectors": liked, "feedback_labels": np.array([1, 1], np.int8)}
+    assert next(new.ids[p.index] for p in select(new, interest(new, topic, **too_few))) == "p2"
+
+
+def test_keyword_only_when_there_are_no_embeddings() -> None:
+    new = papers(unit([1, 0, 0], [0, 1, 0]), texts=["graph neural networks", "protein folding"])
+    new.vectors = None
+    topics = ["graph networks"]
+    chosen = select(new, Interest(topics=topics, topic_scores=new.topic_scores(topics, None), categories=[]))
+    assert [new.ids[p.index] for p in chosen] == ["p0"]
