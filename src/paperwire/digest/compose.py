@@ -259,7 +259,7 @@ class Composer:
             view.subject = f"{len(entries)} new paper{'s' * (len(entries) > 1)} for you · {when}"
             view.intro = (
                 f"{len(entries)} of the {new_count} papers that arrived since your last digest "
-                "match your interests."
+                f"{'match' if len(entries) > 1 else 'matches'} your interests."
             )
             kind = "digest"
         elif row["empty_note"]:
