@@ -89,3 +89,19 @@ def test_bad_options_say_what_to_do(tmp_path: Path, mail: MailServer, oai: Repla
     )
     assert bad.exit_code == 1 and "time zone name such as Europe/Paris" in bad.output
     assert mail.mailbox.raw == []
+
+
+def test_reported_bounces_disable_an_address(tmp_path: Path, mail: MailServer, oai: ReplayServer) -> None:
+    runner, env, data = CliRunner(), environment(mail, oai), ["--data-dir", str(tmp_path / "d")]
+    assert (
+        runner.invoke(
+            app, [*data, "digest", "subscribe", "ada@example.org", "--topic", "x"], env=env
+        ).exit_code
+        == 0
+    )
+    outputs = [
+        runner.invoke(app, [*data, "digest", "bounced", "ada@example.org"], env=env).output for _ in range(3)
+    ]
+    assert "recorded" in outputs[0] and "disabled" in " ".join(outputs[2].split())
+    unknown = runner.invoke(app, [*data, "digest", "bounced", "bob@example.org"], env=env)
+    assert unknown.exit_code == 1 and "not subscribed" in unknown.output

@@ -144,3 +144,18 @@ def subscribe(
         err.print(
             "[yellow]the email waits in the outbox: the SMTP server did not take it; `digest run` retries[/]"
         )
+
+
+@app.command("bounced")
+def bounced(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The address that bounced.")],
+    reason: Annotated[str, typer.Option("--reason", help="What the bounce said.")] = "bounced",
+) -> None:
+    """Record a bounce your mail provider reported; repeated ones disable the address."""
+    try:
+        with Library(ctx.obj) as library:
+            disabled = Digests(library).bounced(email, reason)
+    except PaperwireError as exc:
+        fail(exc)
+    out.print(f"{email} is disabled after repeated failures" if disabled else f"bounce of {email} recorded")

@@ -170,6 +170,12 @@ class Digests:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
                 conn.commit()
 
+    def bounced(self, email: str, reason: str) -> bool:
+        """Count a bounce (reported after delivery) like a refusal; True when it disabled the address."""
+        with self.engine.begin() as conn:
+            row = subscribers.find(conn, email)
+            return subscribers.record_failure(conn, row["id"], reason, self.settings.digest_max_failures)
+
     def feedback(self, token: str) -> tuple[str, int]:
         """A thumbs up (+1) or down (-1) link from a digest: (paper id, label)."""
         claims = self.tokens.read(token, "feedback")
