@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -28,6 +29,7 @@ from paperwire.search.embed import paper_text
 from paperwire.store import reads, schema
 
 TRENDING_IN_DIGEST = 3
+TRENDING_POOL = 1000  # the week's most trending papers, of which each digest shows its categories'
 FIRST_WINDOW = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}
 UrlFor = Callable[..., str]  # (path, **query) -> absolute URL
 
@@ -84,7 +86,7 @@ class Composer:
         self.library, self.tokens, self.url, self.now = library, tokens, url, now
         self.engine = library.engine
         self.embedder = library.embedder
-        self._hot: dict[tuple[str, ...], list[tuple[str, float]]] = {}
+        self._hot: dict[tuple[str, ...], list[tuple[str, float, str]]] = {}
         self._details: dict[str, dict[str, Any]] = {}
         self.papers, self.first_seen = self._new_papers(since)
 
@@ -145,18 +147,30 @@ class Composer:
                 self._details[paper_id] = reads.get_paper(conn, paper_id)
         return self._details[paper_id]
 
-    def _trending(self, categories: list[str]) -> list[tuple[str, float]]:
-        """(paper id, score) trending this week in the categories (everywhere without any)."""
+    @cached_property
+    def _trending_week(self) -> list[tuple[str, float, str, list[str]]]:
+        """(paper id, score, duplicate group, categories) of the week's most trending, best first."""
+        p = schema.papers
+        with self.engine.connect() as conn:
+            ranked = trending.trending(conn, "week", None, limit=TRENDING_POOL, today=self.now.date()).papers
+            ids = [entry.paper_id for entry in ranked]
+            about = {
+                row.id: (row.group_id, list(row.categories))
+                for row in conn.execute(
+                    sa.select(p.c.id, p.c.group_id, p.c.categories).where(p.c.id.in_(ids))
+                )
+            }
+        return [(e.paper_id, e.score, *about[e.paper_id]) for e in ranked if e.paper_id in about]
+
+    def _trending(self, categories: list[str]) -> list[tuple[str, float, str]]:
+        """(paper id, score, group) trending this week in the categories (everywhere without any)."""
         key = tuple(sorted(categories))
         if key not in self._hot:
-            found: dict[str, float] = {}
-            with self.engine.connect() as conn:
-                for category in key or (None,):
-                    for entry in trending.trending(
-                        conn, "week", category, limit=10, today=self.now.date()
-                    ).papers:
-                        found[entry.paper_id] = max(found.get(entry.paper_id, 0.0), entry.score)
-            self._hot[key] = sorted(found.items(), key=lambda item: -item[1])
+            self._hot[key] = [
+                (pid, score, group)
+                for pid, score, group, cats in self._trending_week
+                if not key or selection.matching(cats, key)
+            ]
         return self._hot[key]
 
     # -- subscribers' interests ------------------------------------------------------------------
@@ -237,12 +251,10 @@ class Composer:
         picks = selection.select(self.papers, interest, allowed=arrived)
         sid = row["id"]
         entries = [self._entry(sid, self.papers.ids[pick.index], pick.reason) for pick in picks]
-        chosen = {self.papers.ids[pick.index] for pick in picks}
         groups = interest.received_groups | {self.papers.groups[pick.index] for pick in picks}
         hot = [
-            (pid, score) for pid, score in self._trending(interest.categories)
-            if pid not in chosen and self.detail(pid)["group_id"] not in groups
-        ][:TRENDING_IN_DIGEST]  # fmt: skip
+            (pid, score) for pid, score, group in self._trending(interest.categories) if group not in groups
+        ][:TRENDING_IN_DIGEST]
         trending_entries = [
             self._entry(sid, pid, f"trending score {score:.1f}", feedback=False) for pid, score in hot
         ]
