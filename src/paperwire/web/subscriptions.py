@@ -182,7 +182,7 @@ def confirm(request: Request, web: WebDep, token: FormToken = "", csrf_token: Cs
     row = web.digest(lambda digests: digests.confirm(token))
     return _message(
         web, request, "You are subscribed",
-        f"Your {row['frequency']} digest will be sent to {row['email']} at {row['send_hour']}:00 "
+        f"Your {row['frequency']} digest will be sent to {row['email']} at {row['send_hour']:02d}:00 "
         f"({row['timezone']}) when there are new papers on your topics.",
         "Every digest has a link to change your topics or to unsubscribe with one click.",
         links=[("/manage", "Manage your subscription"), ("/search", "Search papers")],
