@@ -54,6 +54,14 @@ def doc_of(response: Response, status: int = 200) -> html.HtmlElement:
     return html.fromstring(response.text)
 
 
+def accessible(doc: html.HtmlElement) -> None:
+    """One h1 in the main landmark, a label for every field, no inline script."""
+    assert len(doc.xpath("//h1")) == 1 and doc.xpath("//main[@id='main']//h1")
+    for field in doc.xpath("//input[not(@type='hidden')] | //select | //textarea"):
+        assert doc.xpath(f"//label[@for='{field.get('id')}']"), field.get("name")
+    assert not doc.xpath("//script[not(@src)]")
+
+
 def main_text(doc: html.HtmlElement) -> str:
     return " ".join(doc.xpath("//main")[0].text_content().split())
 
@@ -165,6 +173,7 @@ def test_invalid_subscriptions_come_back_with_each_field_explained(
         "send_hour": "x",
     }
     doc = doc_of(subscribe(client, "not-an-address", **wrong), 422)
+    accessible(doc)
     errors = {p.get("id"): p.text_content() for p in doc.xpath("//p[@class='error']")}
     fields = ("email", "topics", "categories", "timezone", "max_papers", "send_hour")
     assert set(errors) == {f"{name}-error" for name in fields}
@@ -187,6 +196,8 @@ def test_manage_through_a_magic_link(client: TestClient, mail: MailServer, setti
     opener = doc_of(client.get(path))
     assert opener.xpath("//form[@action='/manage/open'][@method='post']//button")
     page = doc_of(submit(client, path, "/manage/open"))
+    for doc in (opener, page, doc_of(client.get("/manage"))):
+        accessible(doc)
     assert page.xpath("//textarea[@id='topics']")[0].text == "Xception\ndepthwise separable convolutions"
     assert page.xpath("//select[@id='send_hour']/option[@selected]/@value") == ["0"]
     assert page.xpath("//input[@name='session']/@value")[0]
@@ -197,6 +208,7 @@ def test_manage_through_a_magic_link(client: TestClient, mail: MailServer, setti
               "empty_note": "1"},
     )  # fmt: skip
     after = doc_of(saved)
+    assert saved.headers["cache-control"] == "no-store"  # it holds the session and the feed's link
     assert "Saved" in main_text(after) and after.xpath("//textarea[@id='topics']")[0].text == "graph rewiring"
     stored = subscriber(settings, "hedy@example.org")
     assert stored and stored["topics"] == ["graph rewiring"] and stored["frequency"] == "weekly"

@@ -250,14 +250,17 @@ class SubscribeIn(BaseModel):
         },
     )
 
-    email: str = Field(max_length=320, pattern=ADDRESS.pattern, examples=["ada@example.org"])
+    email: str = Field(
+        max_length=320, pattern=ADDRESS.pattern, examples=["ada@example.org"],
+        description="The address that gets the digest, once it confirms the link emailed to it.",
+    )  # fmt: skip
     topics: list[Topic] = Field(
         default_factory=list, max_length=MAX_TOPICS, description="Searches in words, one per item."
     )
     categories: list[Category] = Field(
         default_factory=list, max_length=20, description="arXiv categories (cs.LG) or archives (stat)."
     )
-    frequency: Literal["daily", "weekly"] = "daily"
+    frequency: Literal["daily", "weekly"] = Field("daily", description="daily or weekly.")
     send_hour: int = Field(7, ge=0, le=23, description="The hour of the day it is sent, local time.")
     timezone: str = Field("UTC", description="An IANA time zone.", json_schema_extra={"enum": ZONES})
     max_papers: int = Field(10, ge=1, le=50, description="At most this many papers in one digest.")
