@@ -4,7 +4,6 @@ keyboard alone. Screenshots go to test-artifacts/. Skipped only where /usr/bin/c
 from __future__ import annotations
 
 import re
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -14,9 +13,19 @@ import httpx
 import pytest
 import uvicorn
 
+from mail_server import MailServer, free_port
 from paperwire.config import Settings
 from paperwire.web import create_app
-from web_helpers import ART_V_TITLE, XSS_PAPER, build_data_dir, jsonl, paper_id_by_title
+from web_helpers import (
+    ART_V_TITLE,
+    XSS_PAPER,
+    build_data_dir,
+    jsonl,
+    last_to,
+    links,
+    mail_settings,
+    paper_id_by_title,
+)
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
@@ -32,21 +41,25 @@ if CHROMIUM.exists():
     from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@pytest.fixture(scope="module")
+def mail() -> Iterator[MailServer]:
+    """The SMTP server the app sends its emails to."""
+    server = MailServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return build_data_dir(tmp_path_factory.mktemp("web-browser") / "data", admin_token=TOKEN)
+def settings(tmp_path_factory: pytest.TempPathFactory, mail: MailServer) -> Settings:
+    """Settings of an app that will listen on a free loopback port (the links in its emails lead there)."""
+    mailing = mail_settings(mail, base_url=f"http://127.0.0.1:{free_port()}")
+    return build_data_dir(tmp_path_factory.mktemp("web-browser") / "data", admin_token=TOKEN, **mailing)
 
 
 @pytest.fixture(scope="module")
 def base_url(settings: Settings) -> Iterator[str]:
-    """The real app served by uvicorn on a free loopback port, in a thread."""
-    port = free_port()
+    """The real app served by uvicorn on its loopback port, in a thread."""
+    port = int(settings.base_url.rpartition(":")[2])
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -177,13 +190,45 @@ def test_script_payloads_stay_inert_in_the_browser(page: Page) -> None:
     shot(page, "08-xss-inert")
 
 
-def test_subscribe_form_explains_the_digest_is_not_there_yet(page: Page) -> None:
+def confirmation_link(mail: MailServer, address: str) -> str:
+    """The confirmation link of the email the address got (sent just after the answer: waited for)."""
+    [path] = links(last_to(mail, address, "Confirm", timeout=30), "/confirm")
+    return path
+
+
+def test_subscribe_and_confirm_by_email(page: Page, mail: MailServer) -> None:
     page.goto("/subscribe")
     page.get_by_label("Email address").fill("ada@example.org")
     page.get_by_label("Topics, one search per line").fill("Xception")
+    page.get_by_label("arXiv categories (optional)").fill("cs.CV")
+    page.get_by_label("How often").select_option("weekly")
+    page.get_by_label("Time zone").fill("Europe/Paris")
+    page.get_by_label("Send a short note when there is nothing new").check()
+    shot(page, "09a-subscribe-form")
     page.get_by_role("button", name="Subscribe").click()
-    expect(page.locator("h1")).to_have_text("Your subscription was not saved")
+    expect(page.locator("h1")).to_have_text("Check your inbox")
     shot(page, "09-subscribe")
+    page.goto(confirmation_link(mail, "ada@example.org"))
+    expect(page.locator("h1")).to_have_text("Confirm your subscription")
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.locator("h1")).to_have_text("You are subscribed")
+    expect(page.locator("main")).to_contain_text("weekly digest will be sent to ada@example.org")
+    shot(page, "09b-subscribed")
+    page.get_by_role("link", name="Manage your subscription").click()
+    page.get_by_label("Email address").fill("ada@example.org")
+    page.get_by_role("button", name="Email me a link").click()
+    expect(page.locator("h1")).to_have_text("Check your inbox")
+    [path] = links(
+        last_to(mail, "ada@example.org", "Your paperwire subscription", timeout=30), "/manage/open"
+    )
+    page.goto(path)
+    page.get_by_role("button", name="Open my settings").click()
+    expect(page.get_by_label("Topics, one search per line")).to_have_value("Xception")
+    page.get_by_label("Topics, one search per line").fill("Xception\ngraph rewiring")
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.get_by_role("status")).to_contain_text("Saved")
+    expect(page.get_by_label("Topics, one search per line")).to_have_value("Xception\ngraph rewiring")
+    shot(page, "09c-manage")
 
 
 def test_search_page_transfers_under_200_kb(page: Page) -> None:
@@ -255,17 +300,22 @@ def test_keyboard_only_search_paper_related_filter_and_pages(page: Page) -> None
     shot(page, "12-keyboard-paging")
 
 
-def test_keyboard_only_why_this_result_and_subscribe(page: Page) -> None:
+def test_keyboard_only_why_this_result_and_subscribe(page: Page, mail: MailServer) -> None:
     page.goto("/search?q=Xception")
     tab_to(page, "a.why-link")
     page.keyboard.press("Enter")
     expect(page.locator("#why-1 .why-text")).to_contain_text("keyword #1")
     page.goto("/subscribe")
     tab_to(page, "#email")
-    page.keyboard.type("ada@example.org")
+    page.keyboard.type("grace@example.org")
     tab_to(page, "#topics")
     page.keyboard.type("Xception")
     tab_to(page, "button[type=submit]")
     page.keyboard.press("Enter")
-    expect(page.locator("h1")).to_have_text("Your subscription was not saved")
+    expect(page.locator("h1")).to_have_text("Check your inbox")
     shot(page, "13-keyboard-subscribe")
+    page.goto(confirmation_link(mail, "grace@example.org"))
+    tab_to(page, "button[type=submit]")
+    page.keyboard.press("Enter")
+    expect(page.locator("h1")).to_have_text("You are subscribed")
+    shot(page, "14-keyboard-subscribed")

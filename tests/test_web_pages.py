@@ -41,7 +41,16 @@ def test_every_page_has_landmarks_a_skip_link_and_labelled_fields(
     client: TestClient, settings: Settings
 ) -> None:
     art_v = paper_id_by_title(settings, ART_V_TITLE)
-    for url in ("/", "/search?q=Xception", f"/paper/{art_v}", "/collections", "/overlap", "/subscribe"):
+    pages = (
+        "/",
+        "/search?q=Xception",
+        f"/paper/{art_v}",
+        "/collections",
+        "/overlap",
+        "/subscribe",
+        "/manage",
+    )
+    for url in pages:
         doc = page(client, url)
         assert doc.xpath("//a[@class='skip-link'][@href='#main']") and doc.xpath("//main[@id='main']")
         assert doc.xpath("//header//nav[@aria-label]") and doc.xpath("//footer")

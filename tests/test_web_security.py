@@ -63,7 +63,7 @@ def test_subscribe_form_needs_its_csrf_token(client: TestClient) -> None:
     assert client.cookies.get(CSRF_COOKIE) == token
     fields = {"email": "ada@example.org", "topics": "Xception\ngraph rewiring", "csrf_token": token}
     ok = client.post("/subscribe", data=fields)
-    assert ok.status_code == 200 and "not saved" in ok.text and "/feeds/search.atom?q=Xception" in ok.text
+    assert ok.status_code == 200 and "Check your inbox" in ok.text
     for bad in ("", "forged.token", token + "x"):
         refused = client.post("/subscribe", data={**fields, "csrf_token": bad})
         assert refused.status_code == 403 and "reload the page" in refused.text
@@ -76,10 +76,6 @@ def test_subscribe_validates_and_never_redirects_off_site(client: TestClient) ->
     token = html.fromstring(client.get("/subscribe").text).xpath("//input[@name='csrf_token']/@value")[0]
     invalid = client.post("/subscribe", data={"email": "nope", "topics": "", "csrf_token": token})
     assert invalid.status_code == 422 and invalid.text.count('class="error"') == 2
-    for evil in ("https://evil.example/", "//evil.example", "/\\evil.example", "javascript:alert(1)"):
-        sent = {"email": "a@b.org", "topics": "x", "csrf_token": token, "next": evil}
-        back = html.fromstring(client.post("/subscribe", data=sent).text)
-        assert back.xpath("//a[.='Go back']/@href") == ["/"]
     opened = client.get("/open", params={"id": "//evil.example"}, follow_redirects=False)
     assert opened.headers["location"].startswith("/paper/") and "//evil" not in opened.headers["location"][:8]
     assert local_path("/search?q=x") == "/search?q=x" and local_path("https://evil.example") == "/"
@@ -155,3 +151,14 @@ def test_one_json_access_log_line_per_request(client: TestClient, caplog: pytest
         ("/api/v1/papers/none", 404),
     ]
     assert all({"time", "method", "query", "bytes", "duration_ms", "client"} <= set(line) for line in lines)
+
+
+def test_link_tokens_stay_out_of_the_access_log(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="paperwire.access"):
+        client.get("/unsubscribe", params={"token": "a-secret.signature", "x": "1"})
+        client.get("/digest/feed", params={"x": "1", "token": "another-secret.signature"})
+    lines = [orjson.loads(r.getMessage()) for r in caplog.records if r.name == "paperwire.access"]
+    assert [(line["query"], line["status"]) for line in lines] == [
+        ("token=redacted&x=1", 403),
+        ("x=1&token=redacted", 403),
+    ]

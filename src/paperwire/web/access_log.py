@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from datetime import UTC, datetime
@@ -11,10 +12,13 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("paperwire.access")
+# The signed links in emails (unsubscribe, feeds) are credentials: kept out of the logs.
+_TOKEN = re.compile(r"(^|&)(token=)[^&]*")
 
 
 class AccessLog:
-    """Logs method, path, query, status, bytes sent, duration and client of every HTTP request."""
+    """Logs method, path, query (link tokens redacted), status, bytes sent, duration and client of every
+    HTTP request."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -42,7 +46,7 @@ class AccessLog:
                 "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
                 "method": scope["method"],
                 "path": scope["path"],
-                "query": scope.get("query_string", b"").decode("latin-1"),
+                "query": _TOKEN.sub(r"\1\2redacted", scope.get("query_string", b"").decode("latin-1")),
                 "status": status,
                 "bytes": sent,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),

@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 
@@ -30,6 +30,8 @@ from paperwire.web.schemas import (
     ReindexOut,
     RelatedOut,
     SearchOut,
+    SubscribeIn,
+    SubscribeOut,
     TopicOut,
     TopicsOut,
     TrendingOut,
@@ -38,6 +40,7 @@ from paperwire.web.schemas import (
     next_offset,
 )
 from paperwire.web.security import admin_token_matches, voter
+from paperwire.web.subscriptions import CHECK_INBOX
 from paperwire.web.views import SearchParams, paper_path, search_params
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -177,6 +180,22 @@ def overlap(
         first=first, second=second, only_first=result.only_a, both=result.both, only_second=result.only_b,
         jaccard=result.jaccard, both_titles=result.both_titles,
     )  # fmt: skip
+
+
+SUBSCRIBE_ANSWERS: dict[int | str, dict[str, Any]] = {
+    202: {"description": "An email is on its way"},
+    400: {"model": ErrorOut, "description": "The body is not JSON"},
+}
+
+
+@router.post("/subscribe", status_code=202, responses=SUBSCRIBE_ANSWERS)
+def subscribe(request: Request, web: WebDep, body: SubscribeIn, background: BackgroundTasks) -> SubscribeOut:
+    """Subscribe an address to the digest. It gets a link to confirm (or, when it is subscribed already,
+    a link to manage its subscription); the answer is the same either way. Rate-limited."""
+    web.limit_search(request, scope="subscribe")
+    prefs = body.preferences()
+    background.add_task(web.send, web.digest(lambda digests: digests.subscribe(body.email, prefs)))
+    return SubscribeOut(message=CHECK_INBOX)
 
 
 # -- admin: only with the admin token from the settings ---------------------------------------------

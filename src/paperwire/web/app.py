@@ -9,27 +9,30 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from fastapi import FastAPI
+from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
 from paperwire import __version__, demo
 from paperwire.config import Settings, load_settings
+from paperwire.digest.service import Digests
 from paperwire.keys import load_secret
 from paperwire.library import Library
-from paperwire.web import api, feeds, pages
+from paperwire.web import api, feeds, pages, subscriptions
 from paperwire.web.access_log import AccessLog, configure_access_log
 from paperwire.web.context import Web, make_templates
 from paperwire.web.errors import install_error_handlers
+from paperwire.web.scheduler import Scheduler
 from paperwire.web.security import BodyLimit, Csrf, RateLimiter, SecurityHeaders
 
 STATIC = Path(__file__).parent / "static"
 PREPARED_VARIABLE = "PAPERWIRE_WEB_PREPARED"  # set by `paperwire serve` for its worker processes
 DESCRIPTION = """Search papers by words and meaning, read them with their versions, duplicates and code
-links, find related papers and topic groups, compare collections.
+links, find related papers and topic groups, compare collections, subscribe an address to the digest.
 
 Errors always have the shape `{"error": {"code": "...", "message": "..."}}`; the message says what to
-do next. Searches are rate-limited per client address (429 with a Retry-After header). Lists use
-offset pagination: `offset` and `limit` in, `total` (about how many there are) out."""
+do next. Searches and subscriptions are rate-limited per client address (429 with a Retry-After
+header). Lists use offset pagination: `offset` and `limit` in, `total` (about how many there are) out."""
 
 
 def prepare(library: Library) -> None:
@@ -43,25 +46,34 @@ def create_app(settings: Settings, prepared: bool = False) -> FastAPI:
     library = Library(settings)
     if not prepared:
         prepare(library)
+    web = Web(
+        settings, library, Digests(library), make_templates(), Csrf(load_secret(settings)),
+        RateLimiter(settings.search_rate, settings.search_burst),
+    )  # fmt: skip
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        library.close()
+        scheduler = Scheduler(settings, web.mail_lock) if settings.digest_scheduler else None
+        if scheduler is not None:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                await run_in_threadpool(scheduler.stop)
+            library.close()
 
     app = FastAPI(
         title="paperwire API", version=__version__, description=DESCRIPTION, lifespan=lifespan,
         openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,
     )  # fmt: skip
-    app.state.web = Web(
-        settings, library, make_templates(), Csrf(load_secret(settings)),
-        RateLimiter(settings.search_rate, settings.search_burst),
-    )  # fmt: skip
+    app.state.web = web
     install_error_handlers(app)
     app.include_router(api.router)
     app.include_router(api.admin)
     app.include_router(feeds.router)
     app.include_router(pages.router)
+    app.include_router(subscriptions.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz", include_in_schema=False)

@@ -1,7 +1,9 @@
-"""What every request handler shares: settings, the Library, templates, CSRF signer, rate limiter."""
+"""What every request handler shares: settings, the Library, the digest service, templates, CSRF signer,
+rate limiter."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +15,7 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from paperwire.config import Settings
+from paperwire.digest.service import Digests
 from paperwire.library import Library
 from paperwire.web.errors import WebError
 from paperwire.web.security import Csrf, RateLimiter, client_key
@@ -20,23 +23,47 @@ from paperwire.web.views import external_url, has_math, joined, paper_path
 
 T = TypeVar("T")
 TEMPLATES = Path(__file__).parent / "templates"
+log = logging.getLogger("paperwire.web")
 
 
 @dataclass
 class Web:
     settings: Settings
     library: Library
+    digests: Digests
     templates: Jinja2Templates
     csrf: Csrf
     search_limiter: RateLimiter
     # The Library's indexes and embedder are shared objects made for one caller at a time (the
     # Tantivy writer, the ONNX tokenizer); requests take turns. Workers (processes) run in parallel.
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Emails go out one delivery at a time in a worker: a second delivery would find the outbox's
+    # lock file taken and leave its emails to the next digest run.
+    mail_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def read(self, work: Callable[[Library], T]) -> T:
         """Run work on the Library, one request at a time."""
         with self.lock:
             return work(self.library)
+
+    def digest(self, work: Callable[[Digests], T]) -> T:
+        """Run work on the digest service, under the Library lock (its feeds and clicks use the Library)."""
+        with self.lock:
+            return work(self.digests)
+
+    def send(self, keys: list[str]) -> None:
+        """Send these queued emails now; a background task, after the response.
+
+        Outside the Library lock (sending needs only the database and the SMTP server, and may wait on
+        it); an email that cannot go now stays in the outbox for the next digest run.
+        """
+        if not keys:
+            return
+        with self.mail_lock:
+            try:
+                self.digests.deliver(keys)
+            except Exception:
+                log.exception("sending %s failed; the next digest run sends it", ", ".join(keys))
 
     def check_csrf(self, request: Request, submitted: str | None) -> None:
         """A 403 unless the form's CSRF token matches the cookie's."""

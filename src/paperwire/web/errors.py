@@ -27,7 +27,7 @@ LIBRARY_CODES: dict[type[PaperwireError], str] = {
     InputError: "invalid_input", NotFoundError: "not_found", ConfigError: "server_config",
     RemoteError: "remote_failed",
 }  # fmt: skip
-MACHINE_PREFIXES = ("/api/", "/feeds/", "/healthz")
+MACHINE_PREFIXES = ("/api/", "/feeds/", "/healthz", "/digest/feed")
 
 
 class WebError(Exception):
@@ -61,9 +61,10 @@ def _respond(request: Request, status: int, code: str, message: str, headers: di
 
 def _library_error(request: Request, exc: Exception) -> Response:
     error = cast(PaperwireError, exc)
-    code = next((c for kind, c in LIBRARY_CODES.items() if isinstance(exc, kind)), CODES[500])
-    message = f"{error.message}; {error.hint}" if error.hint else error.message
     status = 422 if isinstance(error, InputError) else error.status  # like any invalid parameter
+    code = next((c for kind, c in LIBRARY_CODES.items() if isinstance(exc, kind)), None)
+    code = code or CODES.get(status, "error")  # others by their status: a spent link is "forbidden"
+    message = f"{error.message}; {error.hint}" if error.hint else error.message
     return _respond(request, status, code, message, {})
 
 
@@ -77,6 +78,8 @@ def _http_error(request: Request, exc: Exception) -> Response:
     status = error.status_code
     if status == 404 and error.detail == "Not Found":
         message = f"nothing at {request.url.path}; check the address, or start from / or /api/v1/docs"
+    elif status == 400 and error.detail == "There was an error parsing the body":  # FastAPI's words
+        message = "the request body is not valid JSON; send a JSON object as /api/v1/docs describes"
     elif status == 405:
         message = f"{request.method} is not allowed at {request.url.path}; /api/v1/docs lists each method"
     else:

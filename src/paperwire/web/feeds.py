@@ -101,7 +101,7 @@ def search_feed(
 def newest_feed(request: Request, web: WebDep) -> Response:
     """The newest papers in the library."""
     _, papers = web.read(lambda library: library.newest(FEED_SIZE))
-    return atom(request, "paperwire: newest papers", [_entry(paper) for paper in papers])
+    return atom(request, "paperwire: newest papers", [paper_entry(paper) for paper in papers])
 
 
 @router.get("/trending.atom", response_class=Response)
@@ -110,9 +110,10 @@ def trending_feed(
 ) -> Response:
     """The papers trending in the window, most attention first."""
     _, papers = web.read(lambda library: library.trending(window, None, FEED_SIZE))
-    return atom(request, f"paperwire: trending this {window}", [_entry(paper) for paper in papers])
+    return atom(request, f"paperwire: trending this {window}", [paper_entry(paper) for paper in papers])
 
 
-def _entry(paper: dict[str, Any]) -> Entry:
+def paper_entry(paper: dict[str, Any]) -> Entry:
+    """A stored paper as a feed entry."""
     day = paper["published"] or paper["announced"]
     return Entry(paper["id"], paper["title"], paper["authors"], day, paper["abstract"], paper["categories"])

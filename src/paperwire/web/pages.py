@@ -31,7 +31,6 @@ TOPIC_DEPTH = 50  # hits grouped into the topic facets of a search
 RELATED = 8
 HOME_PAPERS = 10
 TRENDING_PAGE = 30
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[A-Za-z]{2,}$")
 
 
 def render(web: Web, request: Request, template: str, context: dict[str, Any], status: int = 200) -> Response:
@@ -212,44 +211,3 @@ def overlap(
         web.limit_search(request)
         context["result"] = web.read(lambda library: library.overlap(first.strip(), second.strip()))
     return render(web, request, "overlap.html", context)
-
-
-# -- subscribe: the form validates now; subscriptions are stored once the digest service exists -----
-
-
-def _subscribe_form(
-    request: Request, web: Web, values: dict[str, str], errors: dict[str, str], status: int = 200
-) -> Response:
-    return render_with_form(web, request, "subscribe.html", {"values": values, "errors": errors}, status)
-
-
-@router.get("/subscribe")
-def subscribe_form(
-    request: Request, web: WebDep, topics: Annotated[str, Query(max_length=500)] = ""
-) -> Response:
-    return _subscribe_form(request, web, {"email": "", "topics": topics, "next": "/"}, {})
-
-
-@router.post("/subscribe")
-def subscribe(
-    request: Request,
-    web: WebDep,
-    email: Annotated[str, Form(max_length=320)] = "",
-    topics: Annotated[str, Form(max_length=2000)] = "",
-    next_path: Annotated[str, Form(alias="next", max_length=500)] = "/",
-    csrf_token: Annotated[str | None, Form(alias=CSRF_FIELD, max_length=200)] = None,
-) -> Response:
-    """Validates a subscription. Nothing is stored yet: the daily digest (issue 5) does not exist."""
-    web.check_csrf(request, csrf_token)
-    web.limit_search(request, scope="subscribe")
-    values = {"email": email.strip(), "topics": topics.strip(), "next": local_path(next_path)}
-    lines = [line.strip() for line in values["topics"].splitlines() if line.strip()]
-    errors = {}
-    if not _EMAIL.match(values["email"]):
-        errors["email"] = "Enter an email address such as ada@example.org."
-    if not lines or len(lines) > 10 or any(len(line) > 200 for line in lines):
-        errors["topics"] = "Enter 1 to 10 topics, one search per line, each under 200 characters."
-    if errors:
-        return _subscribe_form(request, web, values, errors, status=422)
-    context = {"email": values["email"], "topics": lines, "back": values["next"]}
-    return render(web, request, "subscribe_unavailable.html", context)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from paperwire.digest.subscribers import CATEGORY, MAX_TOPICS, Preferences
 from paperwire.search.results import Hit
 from paperwire.web.views import paper_path
 
@@ -220,3 +223,56 @@ class VoteOut(BaseModel):
     paper_id: str
     counted: bool = Field(description="False when this address had already upvoted the paper.")
     upvotes: int
+
+
+# The addresses the web takes: RFC 5322 dot-atoms in ASCII, a subset of what the digest's own check
+# takes. That one lets through "a,b@example.org" and "a:b@example.org", which the email headers read as
+# other recipients, and non-ASCII addresses that SMTP servers without SMTPUTF8 cannot take.
+ADDRESS = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}$")
+ZONES: list[JsonValue] = [*sorted(available_timezones() | {"UTC"})]
+# Not blank to Python's str.strip nor to JSON Schema's (ECMAScript's) \s, which differ on \x1c-\x1f, \x85
+Topic = Annotated[str, Field(max_length=200, pattern=r"[^\s\x1c-\x1f\x85]", examples=["diffusion models"])]
+Category = Annotated[str, Field(max_length=40, pattern=CATEGORY.pattern, examples=["cs.LG"])]
+
+
+class SubscribeIn(BaseModel):
+    """A subscription to the digest: at least one topic or category."""
+
+    # python-re: the patterns are the digest's own, which the service checks again with Python's re
+    model_config = ConfigDict(
+        extra="forbid",
+        regex_engine="python-re",
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["topics"], "properties": {"topics": {"minItems": 1}}},
+                {"required": ["categories"], "properties": {"categories": {"minItems": 1}}},
+            ]
+        },
+    )
+
+    email: str = Field(
+        max_length=320, pattern=ADDRESS.pattern, examples=["ada@example.org"],
+        description="The address that gets the digest, once it confirms the link emailed to it.",
+    )  # fmt: skip
+    topics: list[Topic] = Field(
+        default_factory=list, max_length=MAX_TOPICS, description="Searches in words, one per item."
+    )
+    categories: list[Category] = Field(
+        default_factory=list, max_length=20, description="arXiv categories (cs.LG) or archives (stat)."
+    )
+    frequency: Literal["daily", "weekly"] = Field("daily", description="daily or weekly.")
+    send_hour: int = Field(7, ge=0, le=23, description="The hour of the day it is sent, local time.")
+    timezone: str = Field("UTC", description="An IANA time zone.", json_schema_extra={"enum": ZONES})
+    max_papers: int = Field(10, ge=1, le=50, description="At most this many papers in one digest.")
+    empty_note: bool = Field(False, description="A short note when nothing new matches, instead of nothing.")
+
+    def preferences(self) -> Preferences:
+        return Preferences(
+            topics=[t.strip() for t in self.topics], categories=[c.strip() for c in self.categories],
+            frequency=self.frequency, send_hour=self.send_hour, timezone=self.timezone,
+            max_papers=self.max_papers, empty_note=self.empty_note,
+        )  # fmt: skip
+
+
+class SubscribeOut(BaseModel):
+    message: str = Field(description="The same whatever the address: no sign whether it was subscribed.")
