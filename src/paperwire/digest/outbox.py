@@ -113,17 +113,13 @@ def build_message(row: Any, sender: str) -> EmailMessage:
 
 
 @contextmanager
-def exclusive(data_dir: Path, wait: bool = True) -> Iterator[bool]:
-    """Hold the outbox lock while the block runs; yields False when `wait` is off and it is taken."""
+def exclusive(data_dir: Path) -> Iterator[None]:
+    """Hold the outbox lock while the block runs (waiting for another run to finish first)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     with (data_dir / "outbox.lock").open("a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
+            yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 

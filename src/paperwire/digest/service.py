@@ -115,6 +115,10 @@ class Digests:
         key = f"{kind}:{row['id']}:{secrets.token_hex(6)}"
         return Email(key, row["id"], kind, row["email"], subject, text, html)
 
+    def check(self, token: str, purpose: str) -> None:
+        """Raise TokenError unless the link is good for `purpose` (before showing its button)."""
+        self.tokens.read(token, purpose)
+
     def confirm(self, token: str) -> dict[str, Any]:
         with self.engine.begin() as conn:
             claims = self.tokens.consume(conn, token, "confirm")
@@ -282,8 +286,6 @@ class Digests:
         return composer.compose(row, interest, period_of(row["frequency"], row["timezone"], now), since)
 
     def deliver(self, keys: Sequence[str] | None = None) -> DeliveryReport:
-        """Send due emails now (these keys only, if given), unless a digest run is sending already."""
-        with outbox.exclusive(self.settings.data_dir, wait=keys is None) as held:
-            if not held:  # the running job sends them
-                return DeliveryReport(deferred=len(keys or ()))
+        """Send due emails now (these keys only, if given), after any digest run that is sending."""
+        with outbox.exclusive(self.settings.data_dir):
             return outbox.deliver(self.engine, self.transport, self.settings, keys=keys)

@@ -10,15 +10,18 @@ import re
 import secrets
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import available_timezones
 
 import sqlalchemy as sa
 
 from paperwire.errors import InputError, NotFoundError
 from paperwire.store import schema
 
-EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[A-Za-z]{2,}$")
+# RFC 5322 dot-atoms in ASCII: no "a,b@x.org" or "a:b@x.org" that a To header would read as other
+# recipients, and nothing that needs SMTPUTF8, which not every server has
+EMAIL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,}$")
 CATEGORY = re.compile(r"^[a-z][a-z-]*(\.[A-Za-z-]+)?$")
 MAX_TOPICS = 10
 Status = Literal["pending", "active", "unsubscribed", "disabled"]
@@ -52,7 +55,7 @@ class Preferences:
             found["frequency"] = "Choose daily or weekly."
         if not 0 <= self.send_hour <= 23:
             found["send_hour"] = "Choose an hour from 0 to 23."
-        if self.timezone not in _timezones():
+        if self.timezone not in timezones():
             found["timezone"] = "Use a time zone name such as Europe/Paris or America/New_York."
         if not 1 <= self.max_papers <= 50:
             found["max_papers"] = "Choose from 1 to 50 papers."
@@ -72,12 +75,10 @@ class Preferences:
         )
 
 
-def _timezones() -> set[str]:
-    return available_timezones() | {"UTC"}
-
-
-def zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
+@cache
+def timezones() -> frozenset[str]:
+    """The IANA time zone names a subscriber can choose."""
+    return frozenset(available_timezones() | {"UTC"})
 
 
 def normalise_email(email: str) -> str:

@@ -70,6 +70,8 @@ class SmtpTransport:
             raise DeliveryError(
                 f"refused: {exc.smtp_code} {_text(exc.smtp_error)}", exc.smtp_code >= 500
             ) from exc
+        except smtplib.SMTPNotSupportedError as exc:  # e.g. an address that needs SMTPUTF8
+            raise DeliveryError(f"the SMTP server cannot take this message: {exc}", permanent=True) from exc
         except smtplib.SMTPAuthenticationError as exc:
             self._reset()  # the settings are wrong, not the address: try again once they are fixed
             raise DeliveryError(

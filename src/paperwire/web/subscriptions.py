@@ -18,12 +18,11 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from paperwire.digest import subscribers
-from paperwire.digest.subscribers import Preferences
+from paperwire.digest.subscribers import EMAIL, Preferences
 from paperwire.errors import InputError
 from paperwire.web.context import Web, get_web
 from paperwire.web.feeds import atom, paper_entry
 from paperwire.web.pages import render, render_with_form
-from paperwire.web.schemas import ADDRESS
 from paperwire.web.security import CSRF_FIELD, local_path
 from paperwire.web.views import paper_path
 
@@ -158,7 +157,7 @@ def subscribe(
     web.limit_search(request, scope="subscribe")
     prefs, errors = fields.parse()
     address = email.strip()
-    if not ADDRESS.match(address):
+    if not EMAIL.match(address):
         errors = {"email": "Enter an email address such as ada@example.org.", **errors}
     if errors:
         return _subscribe_page(web, request, address, fields, errors, status=422)
@@ -169,7 +168,7 @@ def subscribe(
 @router.get("/confirm")
 def confirm_page(request: Request, web: WebDep, token: LinkToken = "") -> Response:
     """The confirmation link: a button, so that a mail scanner fetching the link confirms nothing."""
-    web.digests.tokens.read(token, "confirm")  # a bad link fails here, before the button
+    web.digests.check(token, "confirm")  # a bad link fails here, before the button
     return _button(
         web, request, "Confirm your subscription", "Press the button to start your paperwire digest.",
         "/confirm", "Confirm", token,
@@ -220,7 +219,7 @@ def manage_link(
 
 @router.get("/manage/open")
 def manage_open_page(request: Request, web: WebDep, token: LinkToken = "") -> Response:
-    web.digests.tokens.read(token, "manage")
+    web.digests.check(token, "manage")
     return _button(
         web, request, "Manage your subscription", "Press the button to open your subscription settings.",
         "/manage/open", "Open my settings", token,
@@ -307,7 +306,7 @@ def delete(
 
 @router.get("/unsubscribe")
 def unsubscribe_page(request: Request, web: WebDep, token: LinkToken = "") -> Response:
-    web.digests.tokens.read(token, "unsubscribe")
+    web.digests.check(token, "unsubscribe")
     return _button(
         web, request, "Unsubscribe",
         "Press the button to stop the digest. You can subscribe again at any time.",
