@@ -266,8 +266,9 @@ def test_a_second_subscribe_does_not_reveal_or_change_the_subscription(
     with library.engine.connect() as conn:
         assert conn.execute(sa.select(schema.subscribers.c.topics)).scalar() == [TOPIC]
     assert digests.request_manage_link("nobody@example.org") == []
-    with pytest.raises(InputError):
-        digests.subscribe("not an address", Preferences(topics=[TOPIC]))
+    for address in ("not an address", "a,b@example.org", "a:b@example.org", "zoë@example.org"):
+        with pytest.raises(InputError, match="is not an email address"):
+            digests.subscribe(address, Preferences(topics=[TOPIC]))
 
 
 def test_feedback_links_mark_papers_and_clicks_count(library: Library, mail: MailServer) -> None:
