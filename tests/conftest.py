@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from mail_server import MailServer
 from paperwire.config import Settings, load_settings
 from paperwire.store.database import open_database
 
@@ -34,6 +36,14 @@ def engine(settings: Settings) -> sa.Engine:
 @pytest.fixture
 def seeds() -> list[Path]:
     return sorted(shared_path("seeds").glob("*.txt"))
+
+
+@pytest.fixture
+def mail() -> Iterator[MailServer]:
+    """A real SMTP server on loopback for one test."""
+    server = MailServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

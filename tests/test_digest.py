@@ -47,13 +47,6 @@ def seed_page(number: int) -> Path:
     return next(shared_path("seeds").glob(f"{number:03d}_*.txt"))
 
 
-@pytest.fixture
-def mail() -> Iterator[MailServer]:
-    server = MailServer().start()
-    yield server
-    server.stop()
-
-
 def open_library(data_dir: Path, models_dir: Path, mail: MailServer, **overrides: object) -> Library:
     settings = load_settings(
         data_dir=data_dir, demo_corpus=False, models_dir=models_dir, base_url=BASE, smtp_retries=1,

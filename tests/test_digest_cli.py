@@ -24,13 +24,6 @@ SECRET = "cli-test-secret-key-0123456789"
 
 
 @pytest.fixture
-def mail() -> Iterator[MailServer]:
-    server = MailServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def oai() -> Iterator[ReplayServer]:
     with ReplayServer() as replay:
         replay.route("/oai?verb=ListRecords&metadataPrefix=arXiv", Reply.file(FIXTURES / "list_page1.xml"))

@@ -19,11 +19,10 @@ failed and counted against the address, which is disabled after digest_max_failu
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -36,6 +35,7 @@ import sqlalchemy as sa
 from paperwire.config import Settings
 from paperwire.digest import subscribers
 from paperwire.digest.transport import DeliveryError, Transport
+from paperwire.locks import file_lock
 from paperwire.store import schema
 from paperwire.store.sql import insert_missing
 
@@ -112,16 +112,9 @@ def build_message(row: Any, sender: str) -> EmailMessage:
     return message
 
 
-@contextmanager
-def exclusive(data_dir: Path) -> Iterator[None]:
+def exclusive(data_dir: Path) -> AbstractContextManager[None]:
     """Hold the outbox lock while the block runs (waiting for another run to finish first)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with (data_dir / "outbox.lock").open("a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return file_lock(data_dir / "outbox.lock")
 
 
 def _unsent(keys: Sequence[str] | None, subscriber_id: str | None) -> list[sa.ColumnElement[bool]]:

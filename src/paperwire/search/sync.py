@@ -9,10 +9,9 @@ index that disagrees with its record (lost, deleted, or of another model) is reb
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import sqlalchemy as sa
 
+from paperwire.locks import file_lock
 from paperwire.search.keyword import KeywordDoc, KeywordIndex
 from paperwire.search.vectors import VectorIndex
 from paperwire.store import schema
@@ -46,16 +46,9 @@ class SyncReport:
         return bool(self.keyword or self.embedded or self.vectors or self.repaired)
 
 
-@contextmanager
-def sync_lock(directory: Path) -> Iterator[None]:
+def sync_lock(directory: Path) -> AbstractContextManager[None]:
     """One index writer at a time across processes; a second one waits for the first."""
-    directory.mkdir(parents=True, exist_ok=True)
-    with (directory / "sync.lock").open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return file_lock(directory / "sync.lock")
 
 
 def text_hash(model_id: str, text: str) -> str:
