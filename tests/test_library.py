@@ -241,3 +241,23 @@ def test_search_works_while_ingest_runs(tmp_path: Path, models_dir: Path) -> Non
     totals.append(library.search(SearchRequest("language models", limit=5)).total)
     assert len(totals) > 3 and totals == sorted(totals)  # never an error, never fewer hits than before
     assert totals[-1] > totals[0]
+
+
+def test_a_repeated_query_is_embedded_once(seeds_library: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    embedder = seeds_library.embedder
+    assert embedder is not None
+    calls: list[list[str]] = []
+    real = embedder.embed
+
+    def counting(texts: list[str], progress: object = None) -> object:
+        calls.append(list(texts))
+        return real(texts)
+
+    monkeypatch.setattr(embedder, "embed", counting)
+    query = "separable convolutions for image classification asked twice"
+    first = seeds_library.search(SearchRequest(query, limit=5))
+    second = seeds_library.search(SearchRequest(query, limit=5, offset=5))
+    again = seeds_library.search(SearchRequest(query, limit=5))
+    assert calls == [[query]]
+    assert first.mode == "hybrid" and [h.id for h in again.hits] == [h.id for h in first.hits]
+    assert not {h.id for h in first.hits} & {h.id for h in second.hits}

@@ -6,9 +6,9 @@ answers searches, related papers and topic groups.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from paperwire.search.embed import Embedder
 
 CANDIDATES = 100  # per list, before fusion
+QUERY_CACHE = 4096  # query embeddings remembered (1.5 KB each)
 SNIPPET_CHARS = 320
 KEYWORD_ONLY_NOTE = "keyword-only search: embeddings are turned off (PAPERWIRE_EMBEDDINGS=false)"
 NO_VECTORS_NOTE = "keyword-only search: no papers are embedded yet; run `paperwire reindex`"
@@ -134,13 +135,28 @@ class Library:
         if len(self.vectors) == 0:
             notes.append(NO_VECTORS_NOTE)
             return [], "keyword"
-        query_vector = self.embedder.embed([parsed.semantic])[0]
+        query_vector = self._query_vector(parsed.semantic)
         restricted = parsed.filters.active or bool(parsed.restrictions)
         hits = self.vectors.search(query_vector, depth * (4 if restricted else 1))
         if restricted:
             allowed = self.keyword.keys_matching(parsed, [h.key for h in hits])
             hits = [h for h in hits if h.key in allowed][:depth]
         return [(h.key, h.similarity) for h in hits], wanted
+
+    @cached_property
+    def _query_vector(self) -> Callable[[str], np.ndarray]:
+        """The embedding of a query text, remembered for the QUERY_CACHE most recent texts: a second
+        page, a feed poll or a popular query skips the model (about half of a hybrid search's CPU)."""
+        embedder = self.embedder
+        assert embedder is not None
+
+        @lru_cache(maxsize=QUERY_CACHE)
+        def embed(text: str) -> np.ndarray:
+            vector: np.ndarray = embedder.embed([text])[0]
+            vector.setflags(write=False)
+            return vector
+
+        return embed
 
     def _page(
         self, request: SearchRequest, parsed: ParsedQuery, fused: list[Fused], mode: str, notes: list[str]
