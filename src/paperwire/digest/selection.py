@@ -8,9 +8,10 @@ For a subscriber and each new paper:
     liked(l, p)  = cosine(embedding of liked paper l, embedding of p)   ("papers like these")
     relevance(p) = max over topics and liked papers  (the best one is the reason shown)
     score(p)     = relevance(p) + CATEGORY_BONUS * [p is in one of the subscriber's categories]
-                 + FEEDBACK_WEIGHT * (P(like | p) - 0.5)   once there is enough feedback: a logistic
-                   regression on the embeddings of the papers marked up (+1) and down (-1), as
-                   Scholar Inbox does
+                 + FEEDBACK_WEIGHT * (P(like | p) - 0.5)   once the subscriber has liked a paper: a
+                   logistic regression on paper embeddings, as Scholar Inbox does, of the papers
+                   marked up (+1) against those marked down (-1) and BACKGROUND of the new papers
+                   (unmarked papers as negatives, as arxiv-sanity's SVM takes every other paper)
 
 A paper qualifies when its relevance reaches MIN_RELEVANCE or it is in one of the categories (a
 subscriber of a category wants its papers; ties between those go to the most discussed). Then the
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -34,9 +36,9 @@ from paperwire.search.keyword import analyze
 Matrix = npt.NDArray[np.float32]
 MIN_RELEVANCE = 0.25
 MIN_KEYWORD_RELEVANCE = 0.1  # without embeddings, relevance is the TF-IDF cosine alone
-CATEGORY_BONUS = 0.1
-FEEDBACK_WEIGHT = 0.5
-MIN_FEEDBACK = 4  # marked papers, with at least one up and one down, before the classifier counts
+CATEGORY_BONUS = 0.3
+FEEDBACK_WEIGHT = 2.0
+BACKGROUND = 200
 DIVERSITY = 0.3
 NEAR_COPY = 0.92
 POOL = 5  # candidates considered for diversity, per paper wanted
@@ -72,6 +74,12 @@ class NewPapers:
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @cached_property
+    def background(self) -> npt.NDArray[np.int64]:
+        """BACKGROUND of the papers, the same for every subscriber: the feedback classifier's negatives."""
+        order = np.random.default_rng(0).permutation(len(self))
+        return np.sort(order[:BACKGROUND])
 
     def in_categories(self, wanted: Sequence[str]) -> npt.NDArray[np.bool_]:
         """Which papers are listed in one of the categories (an archive holds its categories)."""
@@ -111,17 +119,15 @@ class Pick:
 
 
 def _feedback(interest: Interest, papers: NewPapers) -> npt.NDArray[np.float64] | None:
-    """P(like) of every new paper from the subscriber's marks, or None with too few of them."""
+    """P(like) of every new paper from the subscriber's marks; None before they like any paper."""
     labels, vectors = interest.feedback_labels, interest.feedback_vectors
-    if labels is None or vectors is None or papers.vectors is None:
-        return None
-    if len(labels) < MIN_FEEDBACK or labels.min() == labels.max():
+    if labels is None or vectors is None or papers.vectors is None or not labels.any():
         return None
     from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
-    # unit vectors have small coordinates: a weak penalty (C=10) lets a handful of marks count
-    model = LogisticRegression(C=10.0, class_weight="balanced", max_iter=500)
-    model.fit(vectors, labels)
+    background = papers.vectors[papers.background]
+    model = LogisticRegression(C=1.0, class_weight="balanced", solver="liblinear")
+    model.fit(np.vstack([vectors, background]), np.concatenate([labels, np.zeros(len(background), np.int8)]))
     return np.asarray(model.predict_proba(papers.vectors)[:, 1], dtype=np.float64)
 
 
