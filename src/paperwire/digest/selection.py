@@ -63,6 +63,7 @@ class NewPapers:
     attention: npt.NDArray[np.float64]  # trending attention, to order papers of equal interest
     _tfidf: Any = field(default=None, repr=False)
     _vectorizer: Any = field(default=None, repr=False)
+    _category_masks: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]
@@ -83,7 +84,14 @@ class NewPapers:
 
     def in_categories(self, wanted: Sequence[str]) -> npt.NDArray[np.bool_]:
         """Which papers are listed in one of the categories (an archive holds its categories)."""
-        return np.array([bool(matching(cats, wanted)) for cats in self.categories], dtype=bool)
+        found = np.zeros(len(self), dtype=bool)
+        for category in set(wanted):  # each category's papers found once per run, not per subscriber
+            if category not in self._category_masks:
+                mask = np.array([bool(matching(cats, [category])) for cats in self.categories], dtype=bool)
+                mask.flags.writeable = False
+                self._category_masks[category] = mask
+            found |= self._category_masks[category]
+        return found
 
     def topic_scores(self, topics: Sequence[str], topic_vectors: Matrix | None) -> Matrix:
         """topic(t, p) for every topic (rows) and paper (columns)."""
@@ -155,8 +163,12 @@ def select(papers: NewPapers, interest: Interest, allowed: npt.NDArray[np.bool_]
         score = score + FEEDBACK_WEIGHT * (liking - 0.5)
     # equal scores (a category's papers without a topic match) go to the most discussed
     order = np.lexsort((-papers.attention, -score))
-    pool = [int(i) for i in order if eligible[i] and papers.groups[i] not in interest.received_groups]
-    pool = pool[: POOL * interest.limit]
+    pool: list[int] = []  # the best eligible ones not received yet, as many as the pool holds
+    for i in order[eligible[order]].tolist():
+        if papers.groups[i] not in interest.received_groups:
+            pool.append(i)
+            if len(pool) == POOL * interest.limit:
+                break
     picks: list[int] = []
     seen_groups: set[str] = set()
     while pool and len(picks) < interest.limit:
