@@ -33,12 +33,7 @@ and after each run, and the process's peak (ru_maxrss), at `--scales` and the fu
 Variants (`--variants`), each at the full size, alternating when `--repeat` > 1:
 - `src`: the code as it is, in the default environment (OpenBLAS picks its threads: 2 here);
 - `src-blas1`: the same code with OPENBLAS_NUM_THREADS=1 (environment only);
-- `proposed-same`: the code with the changes proposed for it (PROPOSALS below) that keep every
-  digest the same, monkeypatched into the measuring process; nothing in src/ changes;
-- `proposed`: all of them, with two that change some digests: "feedback" (the classifier at its
-  exact optimum, where L-BFGS stopped up to 0.01 short in P(like)) and "topics" (a topic text is
-  embedded once per run instead of once per chunk of 500; the int8 embedder's vector of a text
-  depends on the other texts in its batch, cosine 0.98-1.0, so scores near a tie move).
+  the changes this benchmark proposed are in src/ since (DIGEST_SCALE.md, "Before" section).
 The digests of each pair of variants are compared (same papers, same order).
 
 Baseline, in the same invocation: the naive digest, one `Library.search` (hybrid, the query
@@ -514,395 +509,6 @@ def instrument() -> Phases:
     return phases
 
 
-# -- proposed changes, monkeypatched into the measuring process only (--proposed) -------------------
-# Each is the body of a change proposed for src/ (the diffs are in the report), written here so the
-# bench can measure it before anyone edits src/. Nothing here is imported by paperwire itself.
-
-PROPOSALS = {
-    "blas1": "BLAS on one thread while composing (threadpoolctl)",
-    "topics": "each distinct topic text embedded once per run, not once per chunk (Composer.topic_vectors)",
-    "categories": "category masks computed once per run and category (NewPapers.in_categories)",
-    "pool": "candidate pool from numpy order, stopping at POOL x limit (selection.select)",
-    "feedback": "feedback classifier: the same L2 logistic regression solved by Newton in the marks' span",
-    "trending": "trending scores and paper categories read once per run (Composer._trending)",
-    "outbox": "one transaction per chunk of 500 for the outbox writes (Digests._keep)",
-    "deliver": "delivery reads the due keys, then one row at a time (outbox.deliver)",
-}
-
-
-def _logistic(x: np.ndarray, y: np.ndarray, c: float = 1.0) -> tuple[np.ndarray, float]:
-    """sklearn's LogisticRegression(C=c, class_weight="balanced") optimum, exactly: minimise
-    c * sum_i w_i log(1 + exp(-t_i (x_i . v + b))) + |v|^2 / 2 (intercept not penalised), where
-    the v that minimises lies in the span of the rows of x, so Newton runs in <= n + 1 dimensions."""
-    from scipy.special import expit
-
-    n = len(y)
-    labels = np.asarray(y, dtype=np.intp)
-    t = np.where(labels > 0, 1.0, -1.0)
-    weight = n / (2.0 * np.bincount(labels, minlength=2)[labels])  # class_weight="balanced"
-    u, sv, vt = np.linalg.svd(x, full_matrices=False)
-    keep = sv > sv[0] * 1e-10
-    features = np.hstack([u[:, keep] * sv[keep], np.ones((n, 1))])
-    penalty = np.ones(features.shape[1])
-    penalty[-1] = 0.0
-    theta = np.zeros(features.shape[1])
-
-    def objective(th: np.ndarray) -> float:
-        return float(
-            c * np.sum(weight * np.logaddexp(0.0, -t * (features @ th))) + 0.5 * np.sum(penalty * th * th)
-        )
-
-    for _ in range(100):
-        z = features @ theta
-        grad = features.T @ (-c * weight * t * expit(-t * z)) + penalty * theta
-        if np.max(np.abs(grad)) < 1e-10:
-            break
-        hessian = (features.T * (c * weight * expit(z) * expit(-z))) @ features + np.diag(penalty)
-        step = np.linalg.solve(hessian, grad)
-        before, size = objective(theta), 1.0
-        while objective(theta - size * step) > before and size > 1e-6:
-            size /= 2
-        theta = theta - size * step
-    k = int(keep.sum())
-    return vt[keep].T @ theta[:k], float(theta[k])
-
-
-def patch_proposed(which: list[str]) -> list[str]:
-    """Apply the proposed changes named in `which` (all of PROPOSALS for "all"); returns their labels."""
-    import sqlalchemy as sa
-    from scipy.special import expit
-    from threadpoolctl import threadpool_limits
-
-    from paperwire import trending
-    from paperwire.digest import compose, outbox, selection, service
-    from paperwire.store import schema
-
-    chosen = list(PROPOSALS) if "all" in which else list(which)
-    for name in chosen:
-        if name not in PROPOSALS:
-            raise SystemExit(f"unknown proposal {name!r}: use {', '.join(PROPOSALS)} or all")
-
-    if "topics" in chosen:
-
-        def topic_vectors(self: Any, rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-            if self.embedder is None:
-                return {}
-            model, dim = self.embedder.model_id, self.embedder.dim
-            found = {
-                r["id"]: compose._unit(r["topic_vectors"], dim)
-                for r in rows
-                if r["topics"] and r["topic_vectors"] and r["vectors_model"] == model
-            }
-            missing = [r for r in rows if r["topics"] and r["id"] not in found]
-            embedded = self.__dict__.setdefault("_embedded", {})  # changed: texts embedded in this run
-            texts = sorted({t for r in missing for t in r["topics"]} - embedded.keys())
-            if texts:
-                embedded.update(zip(texts, self.embedder.embed(texts), strict=True))
-            if missing:
-                s = schema.subscribers
-                with self.engine.begin() as conn:
-                    for r in missing:
-                        found[r["id"]] = np.stack([embedded[t] for t in r["topics"]]).astype(np.float32)
-                        blob = found[r["id"]].astype(np.float16).tobytes()
-                        conn.execute(
-                            s.update()
-                            .where(s.c.id == r["id"])
-                            .values(topic_vectors=blob, vectors_model=model)
-                        )
-            return found
-
-        compose.Composer.topic_vectors = topic_vectors
-
-    if "categories" in chosen:
-
-        def in_categories(self: Any, wanted: Any) -> np.ndarray:
-            masks = self.__dict__.setdefault("_category_masks", {})
-            found = np.zeros(len(self), dtype=bool)
-            for category in set(wanted):
-                if category not in masks:
-                    prefix = f"{category}."
-                    mask = np.array(
-                        [
-                            any(c == category or c.startswith(prefix) for c in cats)
-                            for cats in self.categories
-                        ],
-                        dtype=bool,
-                    )
-                    mask.flags.writeable = False
-                    masks[category] = mask
-                found |= masks[category]
-            return found
-
-        selection.NewPapers.in_categories = in_categories
-
-    if "feedback" in chosen:
-        import inspect
-
-        # the C of the LogisticRegression in the code measured (1.0 at ea0b4ba, 10.0 later)
-        c_value = float(re.search(r"C=([0-9.]+)", inspect.getsource(selection._feedback))[1])  # type: ignore[index]
-
-        def _feedback(interest: Any, papers: Any) -> np.ndarray | None:
-            labels, vectors = interest.feedback_labels, interest.feedback_vectors
-            if labels is None or vectors is None or papers.vectors is None:
-                return None
-            if len(labels) < selection.MIN_FEEDBACK or labels.min() == labels.max():
-                return None
-            weights, bias = _logistic(vectors.astype(np.float64), labels, c_value)
-            return np.asarray(expit(papers.vectors @ weights.astype(np.float32) + bias), dtype=np.float64)
-
-        selection._feedback = _feedback
-
-    if "pool" in chosen:
-        select_src = selection.select
-
-        def select(papers: Any, interest: Any, allowed: Any = None) -> list[Any]:  # selection.select, as is
-            n = len(papers)  # but for the marked lines
-            if n == 0:
-                return []
-            sources = [f'matches your topic "{t}"' for t in interest.topics]
-            rows = [interest.topic_scores]
-            if (
-                interest.liked_vectors is not None
-                and papers.vectors is not None
-                and len(interest.liked_vectors)
-            ):
-                rows.append(interest.liked_vectors @ papers.vectors.T)
-                sources += [f'is like "{title}", which you liked' for title in interest.liked_titles]
-            table = np.vstack(rows) if sum(len(r) for r in rows) else np.zeros((1, n), dtype=np.float32)
-            best = table.argmax(axis=0)
-            relevance = table[best, np.arange(n)].astype(np.float64)
-            in_category = papers.in_categories(interest.categories)
-            floor = selection.MIN_RELEVANCE if papers.vectors is not None else selection.MIN_KEYWORD_RELEVANCE
-            eligible = (relevance >= floor) | in_category
-            if allowed is not None:
-                eligible &= allowed
-            score = np.where(relevance >= floor, relevance, 0.0) + selection.CATEGORY_BONUS * in_category
-            liking = selection._feedback(interest, papers)
-            if liking is not None:
-                score = score + selection.FEEDBACK_WEIGHT * (liking - 0.5)
-            order = np.lexsort((-papers.attention, -score))
-            # changed: the eligible ones in order, as Python ints, and only as many as the pool holds
-            wanted, received, groups = (
-                selection.POOL * interest.limit,
-                interest.received_groups,
-                papers.groups,
-            )
-            pool: list[int] = []
-            for i in order[eligible[order]].tolist():
-                if groups[i] not in received:
-                    pool.append(i)
-                    if len(pool) == wanted:
-                        break
-            picks: list[int] = []
-            seen_groups: set[str] = set()
-            while pool and len(picks) < interest.limit:
-                if papers.vectors is not None and picks:
-                    closeness = (papers.vectors[pool] @ papers.vectors[picks].T).max(axis=1)
-                    adjusted = score[pool] - selection.DIVERSITY * closeness
-                    choice = int(np.argmax(adjusted))
-                    if closeness[choice] >= selection.NEAR_COPY:
-                        pool.pop(choice)
-                        continue
-                else:
-                    choice = 0
-                index = pool.pop(choice)
-                if papers.groups[index] in seen_groups:
-                    continue
-                seen_groups.add(papers.groups[index])
-                picks.append(index)
-
-            def reason(i: int) -> str:
-                parts = []
-                if relevance[i] >= floor:
-                    parts.append(f"{sources[best[i]]} ({relevance[i]:.2f})")
-                if in_category[i]:
-                    parts.append(
-                        f"is in {', '.join(selection.matching(papers.categories[i], interest.categories))}"
-                    )
-                if liking is not None:
-                    parts.append(f"your feedback rates it {liking[i]:.2f}")
-                return "; ".join(parts)
-
-            return [selection.Pick(i, float(score[i]), reason(i)) for i in picks]
-
-        select.__wrapped_src__ = select_src  # type: ignore[attr-defined]
-        selection.select = select
-
-    if "trending" in chosen and hasattr(compose.Composer, "_trending_week"):
-        chosen.remove("trending")  # the code measured reads the week's trending once already
-    if "trending" in chosen:
-
-        def ranked(
-            conn: Any, window: str, category: str | None, limit: int, scored: Any, listed: dict[str, Any]
-        ) -> Any:
-            """trending.trending after its scores() and _papers() (the proposed `scored=` argument)."""
-            end, found = scored
-            wanted = category.lower() if category else None
-            groups: dict[str, list[str]] = {}
-            for pid, (group, categories) in listed.items():
-                if wanted and not any(
-                    c.lower() == wanted or c.lower().split(".")[0] == wanted for c in categories
-                ):
-                    continue
-                groups.setdefault(group, []).append(pid)
-            out = []
-            for members in groups.values():
-                parts = [found[pid] for pid in members]
-                best = max(members, key=lambda pid: (found[pid].attention + found[pid].recency, pid))
-                attention, recency = sum(a.attention for a in parts), max(a.recency for a in parts)
-                events: dict[str, int] = {}
-                for part in parts:
-                    for kind, k in part.events.items():
-                        events[kind] = events.get(kind, 0) + k
-                out.append(
-                    trending.Trending(
-                        paper_id=best, score=round(attention + recency, 6), attention=round(attention, 6),
-                        recency=round(recency, 6), events=events, upvotes=max(a.upvotes for a in parts),
-                    )
-                )  # fmt: skip
-            out.sort(key=lambda t: (-t.score, t.paper_id))
-            return trending.TrendingList(window, end.isoformat(), category, out[:limit])
-
-        def _trending(self: Any, categories: list[str]) -> list[tuple[str, float]]:
-            key = tuple(sorted(categories))
-            if key not in self._hot:
-                with self.engine.connect() as conn:
-                    if "_scored" not in self.__dict__:  # once per run
-                        self._scored = trending.scores(conn, "week", self.now.date())
-                        self._listed = trending._papers(conn, set(self._scored[1]))
-                    found: dict[str, float] = {}
-                    for category in key or (None,):
-                        for entry in ranked(conn, "week", category, 10, self._scored, self._listed).papers:
-                            found[entry.paper_id] = max(found.get(entry.paper_id, 0.0), entry.score)
-                self._hot[key] = sorted(found.items(), key=lambda item: -item[1])
-            return self._hot[key]
-
-        compose.Composer._trending = _trending
-
-    if "outbox" in chosen:
-
-        def run(
-            self: Any, now: datetime | None = None, dry_run: bool = False, only: str | None = None
-        ) -> Any:
-            now = now or self.clock()
-            report = service.RunReport()
-            with outbox.exclusive(self.settings.data_dir):
-                due, report.already_done = self._due(now, only)
-                report.due = len(due)
-                if due:
-                    composer = service.Composer(
-                        self.library, self.tokens, self.url, now, min(since for _, _, since in due)
-                    )
-                    for start in range(0, len(due), service.CHUNK):
-                        chunk = due[start : start + service.CHUNK]
-                        interests = composer.interests([row for row, _, _ in chunk])
-                        done = [
-                            composer.compose(row, interests[row["id"]], period, since)
-                            for row, period, since in chunk
-                        ]
-                        self._keep(done, report, dry_run)  # changed: one transaction per chunk
-                if not dry_run:
-                    only_id = due[0][0]["id"] if only is not None and due else None
-                    if only is None or only_id is not None:
-                        report.delivery = outbox.deliver(
-                            self.engine, self.transport, self.settings, subscriber_id=only_id
-                        )
-            return report
-
-        def _keep(self: Any, composed: list[Any], report: Any, dry_run: bool) -> None:
-            report.nothing_new += sum(c.email is None for c in composed)
-            wanted = [c for c in composed if c.email is not None]
-            if dry_run:
-                report.previews += wanted
-                return
-            with self.engine.begin() as conn:
-                for c in wanted:
-                    if outbox.enqueue(conn, c.email, c.items):
-                        report.composed += 1
-                        report.notes += c.email.kind == "note"
-
-        service.Digests.run = run
-        service.Digests._keep = _keep
-
-    if "deliver" in chosen:
-
-        def deliver(
-            engine: Any, transport: Any, settings: Any, keys: Any = None, subscriber_id: Any = None,
-            sleep: Callable[[float], None] = time.sleep,
-        ) -> Any:  # fmt: skip
-            report = outbox.DeliveryReport()
-            o = schema.outbox
-            for attempt in range(settings.smtp_retries + 1):
-                with engine.connect() as conn:  # changed: the keys only, not every body at once
-                    due = (
-                        conn.execute(
-                            sa.select(o.c.key)
-                            .where(
-                                *outbox._unsent(keys, subscriber_id),
-                                o.c.next_attempt_at <= outbox.now_utc().isoformat(),
-                            )
-                            .order_by(o.c.created_at, o.c.key)
-                        )
-                        .scalars()
-                        .all()
-                    )
-                server_down = False
-                for key in due:
-                    with engine.begin() as conn:  # changed: the row itself, when its turn comes
-                        row = conn.execute(
-                            sa.select(o).where(o.c.key == key, *outbox._unsent(None, None))
-                        ).first()
-                        if row is None:
-                            continue
-                        conn.execute(o.update().where(o.c.key == row.key).values(status="sending"))
-                    report.resent += row.status == "sending"
-                    try:
-                        transport.send(outbox.build_message(row, settings.mail_from))
-                    except outbox.DeliveryError as exc:
-                        if exc.permanent:
-                            with engine.begin() as conn:
-                                outbox._set(conn, row, status="failed", last_error=str(exc)[:500])
-                                report.failed += 1
-                                report.disabled += outbox.subscribers.record_failure(
-                                    conn, row.subscriber_id, str(exc), settings.digest_max_failures
-                                )
-                            continue
-                        wait = settings.smtp_backoff * 2 ** min(row.attempts, 10)
-                        retry_at = outbox.now_utc() + timedelta(seconds=wait)
-                        with engine.begin() as conn:
-                            outbox._set(conn, row, status="pending", last_error=str(exc)[:500],
-                                        next_attempt_at=retry_at.isoformat())  # fmt: skip
-                        server_down = True
-                        break
-                    with engine.begin() as conn:
-                        outbox._set(
-                            conn, row, status="sent", sent_at=outbox.now_utc().isoformat(), last_error=None
-                        )
-                    report.sent += 1
-                if not server_down:
-                    break
-                if attempt < settings.smtp_retries:
-                    sleep(settings.smtp_backoff * 2**attempt)
-            with engine.connect() as conn:
-                report.deferred = conn.execute(
-                    sa.select(sa.func.count()).select_from(o).where(*outbox._unsent(keys, subscriber_id))
-                ).scalar_one()
-            transport.close()
-            return report
-
-        outbox.deliver = deliver
-
-    if "blas1" in chosen:  # outermost: around whatever run is now
-        inner = service.Digests.run
-
-        def limited(self: Any, *args: Any, **kwargs: Any) -> Any:
-            with threadpool_limits(limits=1, user_api="blas"):
-                return inner(self, *args, **kwargs)
-
-        service.Digests.run = limited
-    return [PROPOSALS[name] for name in chosen]
-
-
 def one_run(
     digests: Any, now: datetime, phases: Phases | None, profile: cProfile.Profile | None
 ) -> dict[str, Any]:
@@ -929,7 +535,6 @@ def one_run(
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     """One process: prepare a copy with `--active` subscribers, run the digest twice, report."""
     meta = json.loads((args.work / "template" / "bench.json").read_text())
-    patched = patch_proposed(args.proposed.split(",")) if args.proposed else []
     phases = instrument() if not args.profile else None
     from paperwire.digest import outbox
     from paperwire.digest.service import Digests
@@ -982,7 +587,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     shutil.rmtree(data_dir)
     return {
         "active": args.active, "before": before, "first": first, "second": second, "digest_items": items,
-        "outbox": digests_per_kind, "vectors_stored": vectors, "patched": patched,
+        "outbox": digests_per_kind, "vectors_stored": vectors,
         "sample": list(sample) if sample else None,
     }  # fmt: skip
 
@@ -1077,18 +682,6 @@ VARIANTS = {  # name: (label, extra measure arguments, environment)
         "current src/, OPENBLAS_NUM_THREADS=1 (environment only)",
         [],
         {"OPENBLAS_NUM_THREADS": "1"},
-    ),
-    "proposed-same": (
-        "the proposed changes that keep every digest as it is, monkeypatched (not in src/): "
-        "blas1, categories, pool, trending, outbox, deliver",
-        ["--proposed", "blas1,categories,pool,trending,outbox,deliver"],
-        {},
-    ),
-    "proposed": (
-        "all the proposed changes, monkeypatched (not in src/): those of `proposed-same`, and topics "
-        "and feedback, which change some digests",
-        ["--proposed", "all"],
-        {},
     ),
 }
 
@@ -1272,9 +865,6 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="(measure) profile the runs instead of timing phases"
     )
-    parser.add_argument(
-        "--proposed", default="", help=f"(measure) patch in: all, or some of {','.join(PROPOSALS)}"
-    )
     parser.add_argument("--active", type=int, default=10_000)
     parser.add_argument("--name", default="run")
     parser.add_argument("--seed", type=int, default=5)
@@ -1337,7 +927,7 @@ def main() -> None:
     for one, other in itertools.combinations(args.variants, 2):
         figures["same"][f"`{one}` vs `{other}`"] = same_picks(f"{one}-0", f"{other}-0", args.work)
     figures["scale"] = {}
-    for variant in [v for v in args.variants if v in ("src", "proposed")][:2] or [first]:
+    for variant in [v for v in args.variants if v == "src"][:1] or [first]:
         runs = [measured(variant, n, f"scale-{variant}-{n}") for n in args.scales]
         figures["scale"][variant] = sorted(
             [*runs, figures["variants"][variant][0]], key=lambda r: r["active"]
