@@ -88,6 +88,7 @@ class Composer:
         self.embedder = library.embedder
         self._hot: dict[tuple[str, ...], list[tuple[str, float, str]]] = {}
         self._details: dict[str, dict[str, Any]] = {}
+        self._embedded: dict[str, np.ndarray] = {}  # topic texts embedded in this run
         self.papers, self.first_seen = self._new_papers(since)
 
     # -- the run's papers ------------------------------------------------------------------------
@@ -186,13 +187,14 @@ class Composer:
             if r["topics"] and r["topic_vectors"] and r["vectors_model"] == model
         }
         missing = [r for r in rows if r["topics"] and r["id"] not in found]
-        texts = sorted({t for r in missing for t in r["topics"]})
-        if texts:
-            embedded = dict(zip(texts, self.embedder.embed(texts), strict=True))
+        texts = sorted({t for r in missing for t in r["topics"]} - self._embedded.keys())
+        if texts:  # a text is embedded once a run, not once per chunk of subscribers that has it
+            self._embedded.update(zip(texts, self.embedder.embed(texts), strict=True))
+        if missing:
             s = schema.subscribers
             with self.engine.begin() as conn:
                 for r in missing:
-                    found[r["id"]] = np.stack([embedded[t] for t in r["topics"]]).astype(np.float32)
+                    found[r["id"]] = np.stack([self._embedded[t] for t in r["topics"]]).astype(np.float32)
                     blob = found[r["id"]].astype(np.float16).tobytes()
                     conn.execute(
                         s.update().where(s.c.id == r["id"]).values(topic_vectors=blob, vectors_model=model)
@@ -223,6 +225,10 @@ class Composer:
             ):
                 received.setdefault(sid, set()).add(group)
         vectors = self.stored_vectors(pid for marks in marked.values() for pid in marks)
+        liked_ids = {pid for marks in marked.values() for pid, label in marks.items() if label > 0}
+        with self.engine.connect() as conn:
+            p = schema.papers
+            titles = dict(conn.execute(sa.select(p.c.id, p.c.title).where(p.c.id.in_(liked_ids))).all())
         found = {}
         for r in rows:
             marks = {pid: label for pid, label in marked.get(r["id"], {}).items() if pid in vectors}
@@ -231,7 +237,7 @@ class Composer:
                 topics=list(r["topics"]),
                 topic_scores=scores[[row_of[t] for t in r["topics"]]] if r["topics"] else scores[:0],
                 categories=list(r["categories"]),
-                liked_titles=[self.detail(pid)["title"] for pid in liked],
+                liked_titles=[titles[pid] for pid in liked],
                 liked_vectors=np.stack([vectors[pid] for pid in liked]) if liked else None,
                 feedback_vectors=np.stack([vectors[pid] for pid in marks]) if marks else None,
                 feedback_labels=np.array([label > 0 for label in marks.values()], dtype=np.int8)

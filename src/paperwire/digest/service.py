@@ -77,7 +77,7 @@ class Digests:
             if status == "pending" and not new:
                 subscribers.update(conn, subscriber_id, prefs)  # unconfirmed: nothing to protect yet
             row = subscribers.get(conn, subscriber_id)
-            message = self._confirmation(row) if status == "pending" else self._manage_link(row)
+            message = self._link_email(row)
             outbox.enqueue(conn, message)
         return [message.key]
 
@@ -88,29 +88,27 @@ class Digests:
                 row = subscribers.find(conn, email)
             except (NotFoundError, InputError):
                 return []
-            message = self._confirmation(row) if row["status"] == "pending" else self._manage_link(row)
+            message = self._link_email(row)
             outbox.enqueue(conn, message)
         return [message.key]
 
-    def _confirmation(self, row: dict[str, Any]) -> Email:
-        token = self.tokens.issue("confirm", row["id"], CONFIRM_TTL, single_use=True)
-        subject = "Confirm your paperwire digest"
-        text, html = render.notice(
-            subject, f"Someone (we hope you) asked to send {row['email']} a digest of new research papers.",
-            "Confirm my subscription", self.url("/confirm", token=token),
-            "The link works once, for two days. Nothing is sent to you until you confirm.",
-        )  # fmt: skip
-        return self._notice(row, "confirm", subject, text, html)
-
-    def _manage_link(self, row: dict[str, Any]) -> Email:
-        token = self.tokens.issue("manage", row["id"], MANAGE_TTL, single_use=True)
-        subject = "Your paperwire subscription"
-        text, html = render.notice(
-            subject, f"Here is the link to change or end the paperwire digest of {row['email']}.",
-            "Manage my subscription", self.url("/manage/open", token=token),
-            "The link works once, for 24 hours.",
-        )  # fmt: skip
-        return self._notice(row, "manage", subject, text, html)
+    def _link_email(self, row: dict[str, Any]) -> Email:
+        """The email an address gets when it asks to subscribe or to manage: a confirmation link while
+        it is pending, else a manage link (single-use, expiring)."""
+        if row["status"] == "pending":
+            kind, ttl, path, subject = "confirm", CONFIRM_TTL, "/confirm", "Confirm your paperwire digest"
+            lead = f"Someone (we hope you) asked to send {row['email']} a digest of new research papers."
+            action, after = (
+                "Confirm my subscription",
+                "The link works once, for two days. Nothing is sent to you until you confirm.",
+            )
+        else:
+            kind, ttl, path, subject = "manage", MANAGE_TTL, "/manage/open", "Your paperwire subscription"
+            lead = f"Here is the link to change or end the paperwire digest of {row['email']}."
+            action, after = "Manage my subscription", "The link works once, for 24 hours."
+        token = self.tokens.issue(kind, row["id"], ttl, single_use=True)
+        text, html = render.notice(subject, lead, action, self.url(path, token=token), after)
+        return self._notice(row, kind, subject, text, html)
 
     def _notice(self, row: dict[str, Any], kind: str, subject: str, text: str, html: str) -> Email:
         key = f"{kind}:{row['id']}:{secrets.token_hex(6)}"
