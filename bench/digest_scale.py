@@ -57,7 +57,6 @@ import itertools
 import json
 import math
 import os
-import platform
 import pstats
 import random
 import re
@@ -124,18 +123,6 @@ def rss_mib() -> float:
 
 def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def machine() -> str:
-    cpu = next(
-        (ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-         if "model name" in ln), platform.processor(),
-    )  # fmt: skip
-    mem = next(
-        ln.split()[1] for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")
-    )
-    ram = int(mem) / 1024**2
-    return f"{os.cpu_count()} cores ({cpu}), {ram:.0f} GiB RAM, Python {platform.python_version()}"
 
 
 def load() -> str:
@@ -845,6 +832,8 @@ def uptime() -> str:
 
 
 def main() -> None:
+    from search import machine  # after SRC is on the path: search imports paperwire
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
