@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from paperwire.digest.selection import Interest, NewPapers, select
+from paperwire.digest.selection import BACKGROUND, Interest, NewPapers, _feedback, select
 
 
 def unit(*rows: list[float]) -> np.ndarray:
@@ -78,6 +78,26 @@ def test_liked_papers_train_a_classifier_that_reorders() -> None:
     assert new.ids[ranked[0].index] == "p0" and "your feedback rates it" in ranked[0].reason
     disliked_only = {"feedback_vectors": liked, "feedback_labels": np.array([0, 0], np.int8)}
     assert select(new, interest(new, topic, **disliked_only))[0].index == 2
+
+
+def test_the_feedback_classifier_is_scikit_learns_logistic_regression() -> None:
+    """The dual-form Newton fit gives liblinear's P(like) (C=1, balanced classes, intercept as a
+    feature), on marks both ways against the background papers."""
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+
+    rng = np.random.default_rng(7)
+    new = papers(unit(*rng.normal(size=(BACKGROUND + 150, 24)).tolist()))
+    marked = unit(*rng.normal(size=(9, 24)).tolist())
+    labels = np.array([1, 1, 1, 1, 0, 0, 0, 1, 0], np.int8)
+    wanted = interest(new, None, feedback_vectors=marked, feedback_labels=labels)
+    ours = _feedback(wanted, new)
+    assert ours is not None
+    background = new.vectors[new.background]
+    reference = LogisticRegression(C=1.0, class_weight="balanced", solver="liblinear", tol=1e-10)
+    reference.fit(np.vstack([marked, background]), np.concatenate([labels, np.zeros(BACKGROUND, np.int8)]))
+    expected = reference.predict_proba(new.vectors)[:, 1]
+    assert np.abs(ours - expected).max() < 1e-4
+    assert expected.max() - expected.min() > 0.3  # a real spread, not a flat answer both agree on
 
 
 def test_keyword_only_when_there_are_no_embeddings() -> None:
