@@ -84,11 +84,18 @@ def digests_to(mail: MailServer, address: str) -> list[EmailMessage]:
     return [m for m in mail.mailbox.to(address) if "List-Unsubscribe" in m]
 
 
-def paper_ids(digests: Digests, message: EmailMessage) -> list[str]:
-    """The papers a digest links to, through its click links."""
+def paper_links(message: EmailMessage, path: str) -> list[dict[str, str]]:
+    """The parameters of every link to `path` (/digest/click, /digest/feedback) in the plain text."""
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    tokens = [parse_qs(urlsplit(u).query)["token"][0] for u in re.findall(rf"{BASE}/digest/click\?\S+", text)]
-    return [str(digests.tokens.read(t, "click").extra["paper"]) for t in tokens]
+    return [
+        {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
+        for url in re.findall(rf"{re.escape(BASE + path)}\?\S+", text)
+    ]
+
+
+def paper_ids(message: EmailMessage) -> list[str]:
+    """The papers a digest links to, through its click links."""
+    return [link["paper"] for link in paper_links(message, "/digest/click")]
 
 
 TOPIC = "diffusion models for image and video generation"
@@ -119,11 +126,11 @@ def test_subscribe_confirm_ingest_and_receive_a_digest(library: Library, mail: M
     assert f"{BASE}/digest/feedback?token=" in html and f"{BASE}/manage" in html
 
     # every paper is one the topic selects, arrived since the first digest, and new to the subscriber
-    picked = paper_ids(digests, message)
+    picked = paper_ids(message)
     assert 3 <= len(picked) <= 10
     matches = {hit.id for hit in library.search(SearchRequest(TOPIC, limit=60)).hits}
     assert set(picked) <= matches
-    first_papers = set(paper_ids(digests, received[0]))
+    first_papers = set(paper_ids(received[0]))
     assert not set(picked) & first_papers
     assert not set(picked) & before
     assert 'matches your topic "diffusion models' in message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
@@ -222,8 +229,21 @@ def test_links_are_checked(library: Library, mail: MailServer) -> None:
     with pytest.raises(TokenError, match="not valid"):
         digests.unsubscribe(f"{payload[:-2]}AA.{signature}")
     # meant for something else: an unsubscribe link is no feedback link
+    received = paper_ids(ada)[0]
     with pytest.raises(TokenError, match="not valid"):
-        digests.feedback(unsubscribe)
+        digests.feedback(unsubscribe, received, 1)
+    # a paper link names a paper the subscriber received, and a label up or down
+    links = token_from(ada, "/digest/click")
+    digests.click(links, received)
+    with library.engine.connect() as conn:
+        never_sent = conn.execute(
+            sa.select(schema.papers.c.id).where(schema.papers.c.id.not_in(paper_ids(ada))).limit(1)
+        ).scalar_one()
+    for act in (lambda: digests.click(links, never_sent), lambda: digests.feedback(links, never_sent, 1)):
+        with pytest.raises(TokenError, match="not valid"):
+            act()
+    with pytest.raises(InputError, match="label must be 1 or -1"):
+        digests.feedback(links, received, 5)
     # expired: a manage link is good for 24 hours
     digests.deliver(digests.request_manage_link("ada@example.org"))
     manage = token_from(mail.mailbox.to("ada@example.org")[-1], "/manage/open")
@@ -270,15 +290,13 @@ def test_feedback_links_mark_papers_and_clicks_count(library: Library, mail: Mai
     subscribe_and_confirm(digests, mail, "ada@example.org", prefs)
     digests.run(later())
     message = digests_to(mail, "ada@example.org")[0]
-    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    feedback = [
-        parse_qs(urlsplit(u).query)["token"][0] for u in re.findall(rf"{BASE}/digest/feedback\?\S+", text)
-    ]
+    feedback = paper_links(message, "/digest/feedback")
     up, down = feedback[0], feedback[3]  # first paper's thumbs up, second paper's thumbs down
-    first, second = paper_ids(digests, message)[:2]
-    assert digests.feedback(up) == (first, 1)
-    assert digests.feedback(down) == (second, -1)
-    assert digests.click(token_from(message, "/digest/click")) == first
+    first, second = paper_ids(message)[:2]
+    assert (up["paper"], up["label"], down["paper"], down["label"]) == (first, "1", second, "-1")
+    for link in (up, down):
+        digests.feedback(link["token"], link["paper"], int(link["label"]))
+    digests.click(token_from(message, "/digest/click"), first)
     with library.engine.connect() as conn:
         sp, e = schema.subscriber_papers, schema.paper_events
         marks = dict(conn.execute(sa.select(sp.c.paper_id, sp.c.label)).all())
@@ -292,7 +310,8 @@ def test_deleting_a_subscriber_leaves_no_trace(library: Library, mail: MailServe
     prefs = Preferences(topics=["a very private topic", TOPIC], send_hour=0)
     subscribe_and_confirm(digests, mail, address, prefs)
     assert digests.run(later()).delivery.sent == 1
-    digests.feedback(token_from(digests_to(mail, address)[0], "/digest/feedback"))
+    up = paper_links(digests_to(mail, address)[0], "/digest/feedback")[0]
+    digests.feedback(up["token"], up["paper"], 1)
     digests.deliver(digests.subscribe(address, prefs))
     _, session = digests.open_manage(token_from(mail.mailbox.to(address)[-1], "/manage/open"))
 

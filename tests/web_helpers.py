@@ -90,7 +90,7 @@ def last_to(server: MailServer, address: str, subject: str = "", timeout: float 
 def links(message: EmailMessage, path: str) -> list[str]:
     """The links to this path in an email's plain text (path and query), in order."""
     body = cast(EmailMessage, message.get_body(("plain",))).get_content()
-    return re.findall(rf"https?://[^/\s]+({re.escape(path)}\?token=[A-Za-z0-9_.%-]+)", body)
+    return re.findall(rf"https?://[^/\s]+({re.escape(path)}\?[^\s]+)", body)
 
 
 def subscriber(settings: Settings, address: str) -> dict[str, Any] | None:

@@ -10,7 +10,7 @@ nothing is sent, or a short note that says so for subscribers who asked for one.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -88,6 +88,7 @@ class Composer:
         self.embedder = library.embedder
         self._hot: dict[tuple[str, ...], list[tuple[str, float, str]]] = {}
         self._details: dict[str, dict[str, Any]] = {}
+        self._entries: dict[str, Entry] = {}  # an entry's parts that are the same in every digest
         self._embedded: dict[str, np.ndarray] = {}  # topic texts embedded in this run
         self.papers, self.first_seen = self._new_papers(since)
 
@@ -256,13 +257,14 @@ class Composer:
         arrived = self.first_seen >= datetime.fromisoformat(_second(since)).timestamp()
         picks = selection.select(self.papers, interest, allowed=arrived)
         sid = row["id"]
-        entries = [self._entry(sid, self.papers.ids[pick.index], pick.reason) for pick in picks]
+        links = self.tokens.issue("paper", sid, FEEDBACK_TTL)
+        entries = [self._entry(links, self.papers.ids[pick.index], pick.reason) for pick in picks]
         groups = interest.received_groups | {self.papers.groups[pick.index] for pick in picks}
         hot = [
             (pid, score) for pid, score, group in self._trending(interest.categories) if group not in groups
         ][:TRENDING_IN_DIGEST]
         trending_entries = [
-            self._entry(sid, pid, f"trending score {score:.1f}", feedback=False) for pid, score in hot
+            self._entry(links, pid, f"trending score {score:.1f}", feedback=False) for pid, score in hot
         ]
         new_count = int(arrived.sum())
         unsubscribe = self.url("/unsubscribe", token=self.tokens.issue("unsubscribe", sid))
@@ -303,20 +305,20 @@ class Composer:
         items = [(self.papers.ids[p.index], p.reason) for p in picks] + [(pid, "trending") for pid, _ in hot]
         return Composed(sid, email, items if entries else [], new_count)
 
-    def _entry(self, subscriber_id: str, paper_id: str, why: str, feedback: bool = True) -> Entry:
-        paper = self.detail(paper_id)
-        links = paper.get("links") or {}
-        issue = self.tokens.issue
-
-        def rate(label: int) -> str:
-            token = issue("feedback", subscriber_id, FEEDBACK_TTL, paper=paper_id, label=label)
-            return self.url("/digest/feedback", token=token)
-
-        return Entry(
-            title=paper["title"], authors=render.authors_line(list(paper["authors"])),
-            date=(paper.get("published") or paper.get("announced") or "")[:10], why=why,
-            abstract=render.first_lines(paper["abstract"]),
-            url=self.url("/digest/click", token=issue("click", subscriber_id, FEEDBACK_TTL, paper=paper_id)),
-            code=(links.get("code") or [None])[0],
-            up=rate(1) if feedback else "", down=rate(-1) if feedback else "",
+    def _entry(self, links_token: str, paper_id: str, why: str, feedback: bool = True) -> Entry:
+        """An entry's links share one signed token per email (see Digests.click): paper and label
+        travel as plain parameters, checked against the papers the subscriber received."""
+        if paper_id not in self._entries:
+            paper = self.detail(paper_id)
+            self._entries[paper_id] = Entry(
+                title=paper["title"], authors=render.authors_line(list(paper["authors"])),
+                date=(paper.get("published") or paper.get("announced") or "")[:10], why="",
+                abstract=render.first_lines(paper["abstract"]), url="",
+                code=((paper.get("links") or {}).get("code") or [None])[0],
+            )  # fmt: skip
+        click = self.url("/digest/click", token=links_token, paper=paper_id)
+        rate = self.url("/digest/feedback", token=links_token, paper=paper_id) + "&label="
+        return replace(
+            self._entries[paper_id], why=why, url=click,
+            up=rate + "1" if feedback else "", down=rate + "-1" if feedback else "",
         )  # fmt: skip

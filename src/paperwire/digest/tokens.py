@@ -37,6 +37,11 @@ class TokenError(PaperwireError):
     status = 403
 
 
+def not_valid() -> TokenError:
+    hint = "copy the whole link from the email, or ask for a new one on /subscribe"
+    return TokenError("this link is not valid", hint=hint)
+
+
 @dataclass(frozen=True)
 class Claims:
     purpose: str
@@ -84,10 +89,7 @@ class Tokens:
 
     def read(self, token: str, purpose: str) -> Claims:
         """The token's claims, when its signature, purpose and expiry hold; else TokenError."""
-        invalid = TokenError(
-            "this link is not valid",
-            hint="copy the whole link from the email, or ask for a new one on /subscribe",
-        )
+        invalid = not_valid()
         payload, _, signature = (token or "").partition(".")
         if not payload or not hmac.compare_digest(self._sign(payload), signature):
             raise invalid

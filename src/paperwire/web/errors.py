@@ -27,7 +27,8 @@ LIBRARY_CODES: dict[type[PaperwireError], str] = {
     InputError: "invalid_input", NotFoundError: "not_found", ConfigError: "server_config",
     RemoteError: "remote_failed",
 }  # fmt: skip
-MACHINE_PREFIXES = ("/api/", "/feeds/", "/healthz", "/digest/feed")
+MACHINE_PREFIXES = ("/api/", "/feeds/")
+MACHINE_PATHS = {"/healthz", "/digest/feed"}  # exactly: /digest/feedback is a page for people
 
 
 class WebError(Exception):
@@ -50,7 +51,8 @@ def error_response(
 
 def _respond(request: Request, status: int, code: str, message: str, headers: dict[str, str]) -> Response:
     """JSON for machine endpoints, the error page for people."""
-    if request.url.path.startswith(MACHINE_PREFIXES) or not hasattr(request.app.state, "web"):
+    path = request.url.path
+    if path.startswith(MACHINE_PREFIXES) or path in MACHINE_PATHS or not hasattr(request.app.state, "web"):
         return error_response(status, code, message, headers)
     response: Response = request.app.state.web.templates.TemplateResponse(
         request, "error.html", {"status": status, "code": code, "message": message}, status_code=status

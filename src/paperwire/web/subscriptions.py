@@ -29,6 +29,7 @@ from paperwire.web.views import paper_path
 router = APIRouter(include_in_schema=False)
 WebDep = Annotated[Web, Depends(get_web)]
 LinkToken = Annotated[str, Query(alias="token", max_length=2000)]  # a signed link from an email
+LinkPaper = Annotated[str, Query(alias="paper", max_length=300)]  # a paper of that email
 FormToken = Annotated[str, Form(max_length=2000)]
 CsrfToken = Annotated[str | None, Form(alias=CSRF_FIELD, max_length=200)]
 CHECK_INBOX = (
@@ -327,9 +328,11 @@ def unsubscribe(request: Request, web: WebDep, token: LinkToken = "") -> Respons
 
 
 @router.get("/digest/feedback")
-def feedback(request: Request, web: WebDep, token: LinkToken = "") -> Response:
+def feedback(
+    request: Request, web: WebDep, token: LinkToken = "", paper_id: LinkPaper = "", label: int = 0
+) -> Response:
     """A thumbs up or down from a digest: the next digests learn from it."""
-    paper_id, label = web.digest(lambda digests: digests.feedback(token))
+    web.digest(lambda digests: digests.feedback(token, paper_id, label))
     verdict = "more papers like it" if label > 0 else "fewer papers like it"
     return _message(
         web, request, "Thank you", f"Noted: {verdict} in your next digests.",
@@ -338,9 +341,9 @@ def feedback(request: Request, web: WebDep, token: LinkToken = "") -> Response:
 
 
 @router.get("/digest/click")
-def click(web: WebDep, token: LinkToken = "") -> Response:
+def click(web: WebDep, token: LinkToken = "", paper_id: LinkPaper = "") -> Response:
     """A paper link from a digest: counted for trending, then the paper's page (never another site)."""
-    paper_id = web.digest(lambda digests: digests.click(token))
+    web.digest(lambda digests: digests.click(token, paper_id))
     return RedirectResponse(local_path(paper_path(paper_id)), status_code=303)
 
 
