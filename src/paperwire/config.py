@@ -150,6 +150,11 @@ class Settings(BaseSettings):
         "starttls",
         description="'starttls' (upgrade after connecting), 'ssl' (TLS from the start) or 'plain'.",
     )
+    smtp_ca_file: Path | None = Field(
+        None,
+        description="PEM file of the certificate authority that signed the SMTP server's certificate "
+        "(a server with a private CA); unset: the system's trusted authorities.",
+    )
     smtp_username: str | None = Field(None, description="SMTP login name; unset: no login.")
     smtp_password: SecretStr | None = Field(None, description="SMTP password.")
     smtp_timeout: float = Field(

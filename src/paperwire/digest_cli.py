@@ -43,7 +43,7 @@ def print_report(report: RunReport, as_json: bool, dry_run: bool) -> None:
         "due": report.due, "composed": report.composed, "notes": report.notes,
         "nothing_new": report.nothing_new, "already_done": report.already_done, "sent": delivery.sent,
         "deferred": delivery.deferred, "failed": delivery.failed, "disabled": delivery.disabled,
-        "resent": delivery.resent,
+        "resent": delivery.resent, "error": delivery.error,
     }  # fmt: skip
     previews = [
         {"to": c.email.recipient, "subject": c.email.subject, "papers": [pid for pid, _ in c.items]}
@@ -65,7 +65,10 @@ def print_report(report: RunReport, as_json: bool, dry_run: bool) -> None:
             if c.email is not None:
                 out.print(f"{escape(c.email.recipient)}: {escape(c.email.subject)}")
     if delivery.deferred:
-        err.print(f"[yellow]{delivery.deferred} emails wait for the SMTP server; the next run sends them[/]")
+        err.print(
+            f"[yellow]{delivery.deferred} emails wait for the SMTP server; the next run sends them[/]"
+            + (f"\n[yellow]the server: {escape(delivery.error)}[/]" if delivery.error else "")
+        )
     if delivery.resent:
         err.print(
             f"[yellow]{delivery.resent} emails a stopped run left in flight were sent again with the same "

@@ -60,6 +60,7 @@ class DeliveryReport:
     failed: int = 0  # refused for good (5xx)
     disabled: int = 0  # addresses disabled by repeated refusals
     resent: int = 0  # rows a dead run left in flight, sent again with the same Message-ID
+    error: str = ""  # why the server was unavailable, the last time it was
 
 
 def now_utc() -> datetime:
@@ -184,7 +185,7 @@ def deliver(
                         last_error=str(exc)[:500],
                         next_attempt_at=retry_at.isoformat(),
                     )
-                server_down = True
+                server_down, report.error = True, str(exc)
                 break  # the server is unavailable: the rest waits too
             with engine.begin() as conn:
                 _set(conn, row, status="sent", sent_at=now_utc().isoformat(), last_error=None)

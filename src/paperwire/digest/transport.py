@@ -44,17 +44,31 @@ class SmtpTransport:
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
         host, port = s.smtp_host or "localhost", s.smtp_port or DEFAULT_PORTS[s.smtp_security]
-        context = ssl.create_default_context()
+        try:
+            context = ssl.create_default_context(cafile=s.smtp_ca_file)
+        except OSError as exc:  # ssl.SSLError included
+            raise DeliveryError(
+                f"smtp_ca_file {s.smtp_ca_file} cannot be read as PEM certificates: {exc}; fix the path",
+                permanent=False,
+            ) from exc
         smtp: smtplib.SMTP
         if s.smtp_security == "ssl":
             smtp = smtplib.SMTP_SSL(host, port, timeout=s.smtp_timeout, context=context)
         else:
             smtp = smtplib.SMTP(host, port, timeout=s.smtp_timeout)
+        try:
             if s.smtp_security == "starttls":
                 smtp.starttls(context=context)
-        if s.smtp_username:
-            password = s.smtp_password.get_secret_value() if s.smtp_password else ""
-            smtp.login(s.smtp_username, password)
+            if s.smtp_username:
+                password = s.smtp_password.get_secret_value() if s.smtp_password else ""
+                smtp.login(s.smtp_username, password)
+        except smtplib.SMTPNotSupportedError as exc:  # the settings are wrong, not the address
+            smtp.close()
+            raise DeliveryError(
+                f"{exc}; check smtp_security (the server's port may want 'ssl', 'starttls' or 'plain') "
+                "and whether it needs smtp_username",
+                permanent=False,
+            ) from exc
         return smtp
 
     def send(self, message: EmailMessage) -> None:
@@ -65,7 +79,14 @@ class SmtpTransport:
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
             raise DeliveryError(f"recipient refused: {code} {_text(reply)}", code >= 500) from exc
-        except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+        except smtplib.SMTPSenderRefused as exc:  # about the sender or the session, never the address
+            self._reset()
+            raise DeliveryError(
+                f"the SMTP server refuses to send from {exc.sender}: {exc.smtp_code} "
+                f"{_text(exc.smtp_error)}; check mail_from, smtp_security and the login settings",
+                permanent=False,
+            ) from exc
+        except smtplib.SMTPDataError as exc:
             self._reset()
             raise DeliveryError(
                 f"refused: {exc.smtp_code} {_text(exc.smtp_error)}", exc.smtp_code >= 500
@@ -76,6 +97,13 @@ class SmtpTransport:
             self._reset()  # the settings are wrong, not the address: try again once they are fixed
             raise DeliveryError(
                 f"SMTP login failed: {exc.smtp_code}; check smtp_username/smtp_password", False
+            ) from exc
+        except ssl.SSLCertVerificationError as exc:  # the settings are wrong, not the address
+            self._reset()
+            raise DeliveryError(
+                f"the SMTP server's certificate is not trusted ({exc.verify_message}); set smtp_ca_file "
+                "to the PEM file of the authority that signed it, or fix smtp_host to the name it has",
+                permanent=False,
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:
             self._reset()
