@@ -7,7 +7,9 @@ Starts `paperwire serve --workers 2` on loopback over an indexed data directory 
 corpus bench/search.py builds, vectors included), waits for /healthz, then for each mode (hybrid, then
 keyword) runs `--clients` asyncio clients (aiohttp, one keep-alive connection each, in this process;
 the server is another process tree) in a closed loop for `--seconds` after a `--warmup`, each request a
-query drawn at random from real queries (bench/search.py's queries.json, else the seed pages' titles).
+query from real queries (bench/search.py's queries.json, else the seed pages' titles): per `--kinds`,
+drawn at random ("repeated": the result cache answers most) or never the same twice ("unique": a real
+query plus one word of another, so every request is searched and embedded).
 Before each mode, `--single` seconds of one client alone measure the service time without queueing.
 
 Counted: requests/s, latency p50/p95/p99/max as the client sees it, transport errors and non-200
@@ -21,15 +23,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
+import re
 import resource
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -95,20 +100,34 @@ async def wait_healthy(base: str, server: subprocess.Popen[bytes]) -> float:
     raise SystemExit(f"no answer from {base}/healthz in {SERVE_TIMEOUT:.0f} s")
 
 
+def query_stream(queries: list[str], kind: str, seed: int) -> Iterator[str]:
+    """'repeated': the real queries drawn at random (each comes back many times a minute, as popular
+    queries do: the result cache answers most); 'unique': no request repeats another (a real query
+    plus one word of another query: every search is computed, embedding included)."""
+    rng = random.Random(seed)
+    if kind == "repeated":
+        while True:
+            yield rng.choice(queries)
+    words = sorted({w for q in queries for w in re.findall(r"[a-z]{4,}", q.lower())})
+    rng.shuffle(words)
+    for word in itertools.cycle(words):  # len(queries) x len(words) distinct pairs before any repeat
+        for query in rng.sample(queries, len(queries)):
+            yield f"{query} {word}"
+
+
 async def drive(
-    base: str, mode: str, queries: list[str], clients: int, warmup: float, seconds: float, seed: int
+    base: str, mode: str, queries: Iterator[str], clients: int, warmup: float, seconds: float
 ) -> dict[str, Any]:
     """Closed loop: each client sends its next query as soon as the last is answered."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     errors: dict[str, int] = {}
-    rng = random.Random(seed)
     start = time.perf_counter()
     measure_from, stop_at = start + warmup, start + warmup + seconds
 
     async def client(session: aiohttp.ClientSession) -> None:
         while (now := time.perf_counter()) < stop_at:
-            params = {"q": rng.choice(queries), "mode": mode, "limit": "10"}
+            params = {"q": next(queries), "mode": mode, "limit": "10"}
             counted = now >= measure_from
             sent = time.perf_counter()
             try:
@@ -179,12 +198,14 @@ def measure(
 ) -> list[dict[str, Any]]:
     rows = []
     offset = log.stat().st_size
-    for mode in args.modes:
-        single = asyncio.run(drive(base, mode, queries, 1, 2.0, args.single, seed=1))
+    for mode, kind in itertools.product(args.modes, args.kinds):
+        single = asyncio.run(drive(base, mode, query_stream(queries, kind, 1), 1, 2.0, args.single))
         offset = log.stat().st_size
         load_before = os.getloadavg()
         cpu_server, cpu_client, wall = server_cpu(server), client_cpu(), time.perf_counter()
-        row = asyncio.run(drive(base, mode, queries, args.clients, args.warmup, args.seconds, seed=2))
+        stream = query_stream(queries, kind, 2)
+        row = asyncio.run(drive(base, mode, stream, args.clients, args.warmup, args.seconds))
+        row["queries"] = kind
         wall = time.perf_counter() - wall
         row["server_cpu_cores"] = round((server_cpu(server) - cpu_server) / wall, 2)
         row["client_cpu_cores"] = round((client_cpu() - cpu_client) / wall, 2)
@@ -216,6 +237,10 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=5.0)
     parser.add_argument("--single", type=float, default=10.0, help="Seconds of one client alone per mode.")
     parser.add_argument("--modes", nargs="+", default=["hybrid", "keyword"])
+    parser.add_argument(
+        "--kinds", nargs="+", default=["repeated", "unique"], choices=["repeated", "unique"],
+        help="query streams (see query_stream)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="Write the figures here as JSON.")
     args = parser.parse_args()
     if not (args.data_dir / "paperwire.db").exists():

@@ -261,3 +261,47 @@ def test_a_repeated_query_is_embedded_once(seeds_library: Library, monkeypatch: 
     assert calls == [[query]]
     assert first.mode == "hybrid" and [h.id for h in again.hits] == [h.id for h in first.hits]
     assert not {h.id for h in first.hits} & {h.id for h in second.hits}
+
+
+def test_a_repeated_search_is_answered_from_the_cache_until_the_index_changes(
+    tmp_path: Path, models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first_page, second_page = sorted(str(p) for p in shared_path("seeds").glob("*.txt"))[:2]
+    library = make_library(tmp_path / "data", models_dir, [first_page])
+    computed: list[SearchRequest] = []
+    real = library._search
+
+    def counting(request: SearchRequest) -> object:
+        computed.append(request)
+        return real(request)
+
+    monkeypatch.setattr(library, "_search", counting)
+    request = SearchRequest("graph neural networks", limit=5)
+    before = library.search(request)
+    assert library.search(request) is before and computed == [request]  # the same request: remembered
+    assert library.search(SearchRequest("graph neural networks", limit=5, mode="keyword")) is not before
+    trending = SearchRequest("graph neural networks", limit=5, sort="trending")
+    library.search(trending), library.search(trending)  # its order moves with every vote: never kept
+    assert len(computed) == 4
+    pipeline.ingest(library.engine, library.settings, [second_page], None, _quiet)
+    library.sync()
+    after = library.search(request)  # new papers, a new index commit: computed again
+    assert len(computed) == 5 and after.total >= before.total
+    library.close()
+
+
+def test_the_result_cache_is_bounded_and_expires() -> None:
+    from paperwire.search.cache import ResultCache
+    from paperwire.search.results import SearchResults
+
+    now = [0.0]
+    cache = ResultCache(max_hits=4, ttl=60, clock=lambda: now[0])
+    results = {q: SearchResults(q, "keyword", 2, 0, [object(), object()]) for q in "abc"}  # type: ignore[list-item]
+    for q in "ab":
+        cache.put(SearchRequest(q), 1, results[q])
+    assert cache.get(SearchRequest("a"), 1) is results["a"]  # a is now the most recent
+    cache.put(SearchRequest("c"), 1, results["c"])  # 6 hits > 4: the least recent (b) goes
+    assert cache.get(SearchRequest("b"), 1) is None and cache.get(SearchRequest("c"), 1) is results["c"]
+    assert cache.get(SearchRequest("a"), 2) is None  # another generation of the indexes
+    now[0] = 61.0
+    assert cache.get(SearchRequest("c"), 1) is None and len(cache) == 0  # too old

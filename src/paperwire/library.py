@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from paperwire import trending
 from paperwire.config import Settings
 from paperwire.errors import NotFoundError
+from paperwire.search.cache import ResultCache
 from paperwire.search.fusion import Fused, fuse
 from paperwire.search.keyword import KeywordIndex, TermFinder, analyze, highlight
 from paperwire.search.query import ParsedQuery, SearchRequest, parse
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 
 CANDIDATES = 100  # per list, before fusion
 QUERY_CACHE = 4096  # query embeddings remembered (1.5 KB each)
+RESULT_CACHE_HITS = 5000  # hits of recent searches remembered (a few KB each: some 15 MB)
+RESULT_TTL = 60.0  # seconds a remembered result is good for at most (see search/cache.py)
 SNIPPET_CHARS = 320
 KEYWORD_ONLY_NOTE = "keyword-only search: embeddings are turned off (PAPERWIRE_EMBEDDINGS=false)"
 NO_VECTORS_NOTE = "keyword-only search: no papers are embedded yet; run `paperwire reindex`"
@@ -50,6 +53,7 @@ class Library:
         self.engine = engine or open_database(settings)
         self.index_dir = settings.data_dir / "index"
         self.keyword = KeywordIndex(self.index_dir / "keyword", settings.title_boost)
+        self._results = ResultCache(RESULT_CACHE_HITS, RESULT_TTL)
 
     # -- components ------------------------------------------------------------------------------
 
@@ -104,6 +108,21 @@ class Library:
             return reads.get_paper(conn, paper_id)
 
     def search(self, request: SearchRequest) -> SearchResults:
+        """The request's page of hits; the same request again, from the result cache while the
+        indexes are unchanged (sorted by trending, never: that order moves with every vote)."""
+        if request.sort == "trending":
+            return self._search(request)
+        vectors = (
+            self.vectors.generation() if request.mode != "keyword" and self.vectors is not None else None
+        )
+        generation = (self.keyword.generation(), vectors)
+        results = self._results.get(request, generation)
+        if results is None:
+            results = self._search(request)
+            self._results.put(request, generation, results)
+        return results
+
+    def _search(self, request: SearchRequest) -> SearchResults:
         parsed = parse(request.query, request.filters)
         notes: list[str] = []
         depth = max(CANDIDATES, 2 * (request.offset + request.limit))

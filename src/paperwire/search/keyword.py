@@ -253,17 +253,21 @@ class KeywordIndex:
 
     # -- reading -------------------------------------------------------------------------------
 
+    def generation(self) -> tuple[int, int, int] | None:
+        """The latest commit's stamp: it changes with every commit, whichever process made it."""
+        try:
+            stat = self._meta.stat()
+        except OSError:
+            return None
+        return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
     def _searcher(self) -> tantivy.Searcher:
         """A searcher over the latest commit, whichever process made it.
 
         Tantivy reloads its reader on its own only after a delay; a changed meta.json (every
         commit rewrites it) makes this reload at once, so a search never lags a finished sync.
         """
-        try:
-            stat = self._meta.stat()
-            seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        except OSError:
-            seen = None
+        seen = self.generation()
         if seen != self._seen:
             self.index.reload()
             self._seen = seen

@@ -44,7 +44,8 @@ class VectorIndex:
             expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH, multi=False,
         )  # fmt: skip
 
-    def _stamp(self) -> tuple[int, int] | None:
+    def generation(self) -> tuple[int, int] | None:
+        """The saved index's stamp: it changes with every save, whichever process made it."""
         try:
             stat = self.path.stat()
         except FileNotFoundError:
@@ -61,7 +62,7 @@ class VectorIndex:
 
     def _reader(self) -> Index:
         """The index for searching, mapped again if another process has saved a new one."""
-        stamp = self._stamp()
+        stamp = self.generation()
         if self._index is None or (not self._writable and stamp != self._loaded_stamp):
             index = self._new()
             if stamp is not None and self.matches_model():
@@ -72,7 +73,7 @@ class VectorIndex:
     def _writer(self) -> Index:
         if not self._writable:
             index = self._new()
-            if self._stamp() is not None and self.matches_model():
+            if self.generation() is not None and self.matches_model():
                 index.load(str(self.path))
             self._index, self._writable = index, True
         assert self._index is not None
@@ -104,7 +105,7 @@ class VectorIndex:
         meta_tmp.write_text(json.dumps({"model": self.model_id, "dim": self.dim, "count": len(self._index)}))
         meta_tmp.replace(self.meta_path)
         tmp.replace(self.path)
-        self._loaded_stamp = self._stamp()
+        self._loaded_stamp = self.generation()
 
     def get(self, key: int) -> np.ndarray | None:
         index = self._reader()
