@@ -125,7 +125,11 @@ async def drive(
     start = time.perf_counter()
     measure_from, stop_at = start + warmup, start + warmup + seconds
 
+    per_client: list[list[float]] = []
+
     async def client(session: aiohttp.ClientSession) -> None:
+        mine: list[float] = []
+        per_client.append(mine)
         while (now := time.perf_counter()) < stop_at:
             params = {"q": next(queries), "mode": mode, "limit": "10"}
             counted = now >= measure_from
@@ -140,6 +144,7 @@ async def drive(
                 continue
             if counted:
                 latencies.append(time.perf_counter() - sent)
+                mine.append(latencies[-1])
                 statuses[status] = statuses.get(status, 0) + 1
 
     timeout = aiohttp.ClientTimeout(total=30)
@@ -148,12 +153,15 @@ async def drive(
         await asyncio.gather(*(client(session) for _ in range(clients)))
     elapsed = time.perf_counter() - measure_from
     ms = np.array(latencies) * 1000 if latencies else np.array([float("nan")])
+    means = [1000 * sum(mine) / len(mine) for mine in per_client if mine]
     return {
         "mode": mode, "clients": clients, "seconds": round(elapsed, 1), "requests": len(latencies),
         "rps": round(len(latencies) / elapsed, 1),
         "p50_ms": round(float(np.percentile(ms, 50)), 1), "p95_ms": round(float(np.percentile(ms, 95)), 1),
         "p99_ms": round(float(np.percentile(ms, 99)), 1), "max_ms": round(float(ms.max()), 1),
         "non_200": {str(k): v for k, v in statuses.items() if k != 200}, "errors": errors,
+        # each client's mean latency, lowest / median / highest: an uneven share between workers shows
+        "client_mean_ms": [round(float(v), 1) for v in np.percentile(means, [0, 50, 100])] if means else [],
     }  # fmt: skip
 
 

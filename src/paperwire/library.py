@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 CANDIDATES = 100  # per list, before fusion
 QUERY_CACHE = 4096  # query embeddings remembered (1.5 KB each)
 RESULT_CACHE_HITS = 5000  # hits of recent searches remembered (a few KB each: some 15 MB)
-RESULT_TTL = 60.0  # seconds a remembered result is good for at most (see search/cache.py)
+RESULT_TTL = 600.0  # seconds a remembered result is good for at most (see search/cache.py)
 SNIPPET_CHARS = 320
 KEYWORD_ONLY_NOTE = "keyword-only search: embeddings are turned off (PAPERWIRE_EMBEDDINGS=false)"
 NO_VECTORS_NOTE = "keyword-only search: no papers are embedded yet; run `paperwire reindex`"

@@ -3,8 +3,9 @@
 A popular query, a second look at a results page, a feed reader polling a search feed: each is the
 same request again. An entry is good while the generation it was computed under (the keyword and
 vector indexes' commit stamps: every ingest or reindex changes them) still holds, and for at most
-`ttl` seconds, for what the indexes do not show (a duplicate group merged in the store). The cache
-is bounded by the number of hits it holds, least recently used first out.
+`ttl` seconds, for what the indexes might not show (a change to the store alone). The cache is
+bounded by the number of hits it holds, least recently used first out. (A short ttl costs: every
+entry cached in one burst expires in one burst, and the recomputations queue up: bench/WEB.md.)
 """
 
 from __future__ import annotations

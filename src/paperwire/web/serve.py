@@ -12,7 +12,7 @@ from uvicorn.supervisors import Multiprocess
 
 from paperwire.config import Settings
 from paperwire.web.access_log import configure_access_log
-from paperwire.web.app import PREPARED_VARIABLE, create_app
+from paperwire.web.app import PREPARED_VARIABLE, create_app, settle_collector
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:
@@ -33,6 +33,7 @@ def serve(settings: Settings, host: str, port: int, workers: int) -> None:
     configure_access_log()
     if workers == 1:
         app = create_app(settings, prepared=True)
+        settle_collector()
         uvicorn.run(app, host=host, port=port, access_log=False, proxy_headers=True)
         return
     os.environ.update(settings_environment(settings))
