@@ -360,6 +360,7 @@ def measure(
 ) -> dict[str, Any]:
     """Warm latencies, memory, recall and a profile, in this (fresh) process."""
     from paperwire.library import Library
+    from paperwire.search.cache import ResultCache
     from paperwire.search.query import Filters, SearchRequest, parse
 
     library = Library(settings_for(data_dir, work))
@@ -370,7 +371,13 @@ def measure(
     related_ids = rng.sample(ids, len(timed))
     load_before = load()
 
+    # every timed search is a new one: no remembered results, no remembered query embedding (the
+    # repeats a real service sees are measured by bench/web_load.py's "repeated" stream)
+    library._results = ResultCache(max_hits=0, ttl=0)
+
     def run(mode: str, text: str) -> float:
+        if library.embedder is not None:
+            library._query_vector.cache_clear()  # type: ignore[attr-defined]
         start = time.perf_counter()
         library.search(SearchRequest(text, limit=10, mode=mode))  # type: ignore[arg-type]
         return (time.perf_counter() - start) * 1000
