@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from paperwire.config import Settings
 from paperwire.pipeline import ingest
-from paperwire.store import reads, schema
+from paperwire.store import papers, reads, schema
 
 SAME_WORK = [
     {"Channel Pruning for Accelerating Very Deep Neural Networks",
@@ -75,3 +76,40 @@ def test_rerun_adds_nothing(engine: sa.Engine, settings: Settings, seeds: list[P
     with engine.connect() as conn:
         after = conn.execute(sa.select(schema.papers).order_by(schema.papers.c.id)).all()
     assert [r._mapping["content_hash"] for r in before] == [r._mapping["content_hash"] for r in after]
+
+
+def test_duplicates_are_found_in_both_levels_of_lsh_keys(
+    engine: sa.Engine, settings: Settings, seeds: list[Path], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The first page's keys merged into dedup_keys (SETTLE_AT 1: after every batch), the second
+    page's left in dedup_keys_recent: the same groups as one ingest, and revisions unfile keys
+    from whichever level holds them."""
+    monkeypatch.setattr(papers, "SETTLE_AT", 1)
+    ingest(engine, settings, [str(seeds[0])])
+    monkeypatch.setattr(papers, "SETTLE_AT", 10**9)
+    ingest(engine, settings, [str(seeds[1])])
+
+    def filed() -> tuple[int, int]:
+        with engine.connect() as conn:
+            return tuple(  # type: ignore[return-value]
+                conn.execute(sa.select(sa.func.count()).select_from(level)).scalar_one()
+                for level in (schema.dedup_keys, schema.dedup_keys_recent)
+            )
+
+    main, recent = filed()
+    assert main > 0 and recent > 0
+    assert sorted(groups(engine), key=sorted) == sorted(SAME_WORK, key=sorted)
+    revised = []  # every abstract revised: each paper's keys unfiled and filed again
+    for seed in seeds:
+        lines = seed.read_text(encoding="utf-8").splitlines()
+        lines[3::2] = [f"{line} A closing sentence added in a revision." for line in lines[3::2]]
+        revised.append(tmp_path / seed.name)
+        revised[-1].write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with engine.connect() as conn:
+        before = set(conn.execute(sa.select(schema.dedup_keys.c.key)).scalars())
+    assert ingest(engine, settings, [str(p) for p in revised]).counts.updated == 212
+    with engine.connect() as conn:
+        still = before & set(conn.execute(sa.select(schema.dedup_keys.c.key)).scalars())
+    assert len(still) < len(before) / 2  # the old keys left the merged level too
+    assert sum(filed()) == main + recent  # as many keys as before: none left behind, none doubled
+    assert sorted(groups(engine), key=sorted) == sorted(SAME_WORK, key=sorted)

@@ -18,6 +18,7 @@ from paperwire.store import schema
 from paperwire.store.sql import delete_many, execute_in, insert_many, json_text
 
 # what a batch reads of a stored paper
+SETTLE_AT = 250_000  # recent LSH keys (some 28,000 papers' worth, 7 MB) merged into dedup_keys at once
 _LOADED = ", ".join(c.name for c in schema.papers.columns if c.name not in ("primary_category", "changed_at"))
 
 
@@ -84,13 +85,19 @@ def _candidates(
     conn: sa.Connection, keys: list[int]
 ) -> tuple[dict[int, list[str]], dict[str, tuple[dedup.Fingerprint, str]]]:
     """The stored papers in the LSH buckets `keys`: the ids per bucket, and their fingerprints."""
-    query = (
-        "SELECT k.key, p.id, p.minhash, p.title_hash, p.group_id FROM dedup_keys AS k "
-        "JOIN papers AS p ON p.id = k.paper_id WHERE k.key IN ({})"
-    )
     buckets: dict[int, list[str]] = defaultdict(list)
     known: dict[str, tuple[dedup.Fingerprint, str]] = {}
-    for key, pid, blob, title_hash, group_id in execute_in(conn, query, sorted(set(keys))):
+    found = [
+        row
+        for level in (schema.dedup_keys, schema.dedup_keys_recent)
+        for row in execute_in(
+            conn,
+            "SELECT k.key, p.id, p.minhash, p.title_hash, p.group_id FROM " + level.name + " AS k "
+            "JOIN papers AS p ON p.id = k.paper_id WHERE k.key IN ({})",
+            sorted(set(keys)),
+        )
+    ]
+    for key, pid, blob, title_hash, group_id in found:
         buckets[key].append(pid)
         if blob is not None and pid not in known:
             known[pid] = (dedup.Fingerprint.from_stored(blob, title_hash), group_id)
@@ -108,7 +115,23 @@ def write_batch(
     _fingerprint(batch, papers, prints)
     _group_new_papers(conn, batch, threshold)
     _write(conn, batch, now)
+    settle_keys(conn)
     return batch.counts
+
+
+def settle_keys(conn: sa.Connection) -> bool:
+    """Merge the recent LSH keys into dedup_keys, in key order, once there are SETTLE_AT (in the
+    caller's transaction: a crash leaves them all in one level or the other). Sorted, the merge
+    passes over dedup_keys once, where filing each batch's keys straight into it rewrote most of
+    its pages every batch (bench/RESULTS.md). True when it merged."""
+    recent, main = schema.dedup_keys_recent.name, schema.dedup_keys.name
+    if conn.exec_driver_sql(f"SELECT count(*) FROM {recent}").scalar_one() < SETTLE_AT:
+        return False
+    conn.exec_driver_sql(
+        f"INSERT INTO {main} (key, paper_id) SELECT key, paper_id FROM {recent} ORDER BY key"
+    )
+    conn.exec_driver_sql(f"DELETE FROM {recent}")
+    return True
 
 
 def _absorb(batch: _Batch, paper: Paper, now: str) -> None:
@@ -218,7 +241,7 @@ def _write(conn: sa.Connection, batch: _Batch, now: str) -> None:
     rekeyed = [s for s in batch.state.values() if s.keys_changed and s.fingerprint]
     _unfile(conn, [s for s in rekeyed if not s.is_new])
     keys = [(key, s.paper.id) for s in rekeyed if s.fingerprint for key in dict.fromkeys(s.fingerprint.keys)]
-    insert_many(conn, schema.dedup_keys, keys)
+    insert_many(conn, schema.dedup_keys_recent, keys)
     signals = [(i, s, d, json_text(data)) for (i, s, d), data in batch.signals.items()]
     insert_many(conn, schema.paper_signals, signals, conflict=["paper_id", "source", "observed_on"])
     if batch.items:
@@ -235,7 +258,8 @@ def _unfile(conn: sa.Connection, papers: list[_Stored]) -> None:
     signatures = np.stack([fingerprint.signature for _, fingerprint in filed])
     keys = dedup.lsh_keys(signatures, [fingerprint.title_hash for _, fingerprint in filed])
     rows = [(key, pid) for (pid, _), paper_keys in zip(filed, keys, strict=True) for key in paper_keys]
-    delete_many(conn, schema.dedup_keys, rows)
+    for level in (schema.dedup_keys, schema.dedup_keys_recent):  # a key is in one of them
+        delete_many(conn, level, rows)
 
 
 def _write_collection_items(conn: sa.Connection, items: dict[tuple[str, int], str], now: str) -> None:

@@ -51,14 +51,24 @@ paper_signals = sa.Table(
     sa.Column("data", sa.JSON, nullable=False),  # upvotes, comments, github_repo, ...
 )
 
+
 # LSH buckets for near-duplicate candidates; clustered on the key, no rowid.
-dedup_keys = sa.Table(
-    "dedup_keys",
-    metadata,
-    sa.Column("key", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("paper_id", sa.Text, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
-    sqlite_with_rowid=False,
-)
+def _lsh_table(name: str) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("key", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("paper_id", sa.Text, sa.ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True),
+        sqlite_with_rowid=False,
+    )
+
+
+# The LSH buckets of every paper's fingerprint, in two levels as in a log-structured merge tree:
+# new keys go to the small `dedup_keys_recent` (its pages stay in the cache), which is merged into
+# `dedup_keys` in key order once it is large (store/papers.py: settle_keys). Random 64-bit keys
+# inserted straight into a table of millions of rows dirtied most of its pages in every batch.
+dedup_keys = _lsh_table("dedup_keys")
+dedup_keys_recent = _lsh_table("dedup_keys_recent")
 
 collections = sa.Table(
     "collections",
