@@ -142,7 +142,7 @@ _DIGESTED = [
     "doi, published, updated, announced, listed, links, sources, group_id, minhash, title_hash, "
     "content_hash FROM papers ORDER BY id",
     "SELECT paper_id, number, date FROM paper_versions ORDER BY paper_id, number",
-    "SELECT key, paper_id FROM dedup_keys ORDER BY key, paper_id",
+    "SELECT key, paper_id FROM dedup_keys{recent} ORDER BY key, paper_id",  # both levels, where two
     "SELECT paper_id, source, observed_on, data FROM paper_signals ORDER BY paper_id, source, observed_on",
 ]
 
@@ -151,8 +151,10 @@ def store_digest(database: Path) -> str:
     """A hash of what the store holds, to check that two implementations stored the same."""
     digest = hashlib.blake2b(digest_size=8)
     with closing(sqlite3.connect(database)) as db:
+        levels = db.execute("SELECT name FROM sqlite_master WHERE name = 'dedup_keys_recent'").fetchall()
+        recent = " UNION ALL SELECT key, paper_id FROM dedup_keys_recent" if levels else ""
         for query in _DIGESTED:
-            for row in db.execute(query):
+            for row in db.execute(query.format(recent=recent)):
                 digest.update(repr(row).encode())
     return digest.hexdigest()
 
