@@ -22,6 +22,21 @@ def _text(reply: bytes | str) -> str:
     return reply.decode(errors="replace") if isinstance(reply, bytes) else reply
 
 
+def _what_to_fix(exc: Exception) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"the SMTP server's certificate is not trusted ({exc.verify_message}); set smtp_ca_file "
+            "to the PEM file of the authority that signed it, or fix smtp_host to the name it has"
+        )
+    if isinstance(exc, smtplib.SMTPAuthenticationError):
+        return f"SMTP login failed: {exc.smtp_code}; check smtp_username/smtp_password"
+    assert isinstance(exc, smtplib.SMTPSenderRefused)  # about the sender or the session
+    return (
+        f"the SMTP server refuses to send from {exc.sender}: {exc.smtp_code} {_text(exc.smtp_error)}; "
+        "check mail_from, smtp_security and the login settings"
+    )
+
+
 class DeliveryError(Exception):
     def __init__(self, message: str, permanent: bool) -> None:
         super().__init__(message)
@@ -79,13 +94,6 @@ class SmtpTransport:
         except smtplib.SMTPRecipientsRefused as exc:
             code, reply = next(iter(exc.recipients.values()))
             raise DeliveryError(f"recipient refused: {code} {_text(reply)}", code >= 500) from exc
-        except smtplib.SMTPSenderRefused as exc:  # about the sender or the session, never the address
-            self._reset()
-            raise DeliveryError(
-                f"the SMTP server refuses to send from {exc.sender}: {exc.smtp_code} "
-                f"{_text(exc.smtp_error)}; check mail_from, smtp_security and the login settings",
-                permanent=False,
-            ) from exc
         except smtplib.SMTPDataError as exc:
             self._reset()
             raise DeliveryError(
@@ -93,18 +101,13 @@ class SmtpTransport:
             ) from exc
         except smtplib.SMTPNotSupportedError as exc:  # e.g. an address that needs SMTPUTF8
             raise DeliveryError(f"the SMTP server cannot take this message: {exc}", permanent=True) from exc
-        except smtplib.SMTPAuthenticationError as exc:
-            self._reset()  # the settings are wrong, not the address: try again once they are fixed
-            raise DeliveryError(
-                f"SMTP login failed: {exc.smtp_code}; check smtp_username/smtp_password", False
-            ) from exc
-        except ssl.SSLCertVerificationError as exc:  # the settings are wrong, not the address
-            self._reset()
-            raise DeliveryError(
-                f"the SMTP server's certificate is not trusted ({exc.verify_message}); set smtp_ca_file "
-                "to the PEM file of the authority that signed it, or fix smtp_host to the name it has",
-                permanent=False,
-            ) from exc
+        except (
+            smtplib.SMTPSenderRefused,
+            smtplib.SMTPAuthenticationError,
+            ssl.SSLCertVerificationError,
+        ) as exc:
+            self._reset()  # the settings are wrong, not the address: sent once they are fixed
+            raise DeliveryError(_what_to_fix(exc), permanent=False) from exc
         except (smtplib.SMTPException, OSError) as exc:
             self._reset()
             raise DeliveryError(f"SMTP server unavailable: {exc}", permanent=False) from exc
