@@ -60,7 +60,6 @@ import platform
 import random
 import re
 import statistics
-import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
@@ -886,15 +885,9 @@ def main() -> int:
         return 0
     command = "PYTHONPATH=src python bench/digest_quality.py " + " ".join(sys.argv[1:])
     out = run(args)
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-    except OSError:
-        commit = "?"
+    from dedup_quality import revision  # bench/ is on the path: this script's folder
+
+    commit = revision()
     head = (
         f"Run {dt.datetime.now().isoformat(timespec='minutes')} at commit {commit}; Python "
         f"{platform.python_version()}, {os.cpu_count()} cores.\n\n"

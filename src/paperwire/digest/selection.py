@@ -165,8 +165,7 @@ def _feedback(interest: Interest, papers: NewPapers) -> npt.NDArray[np.float64] 
     t = np.where(y > 0, 1.0, -1.0)
     weight = n / (2.0 * np.bincount(y, minlength=2)[y])  # class_weight="balanced"
 
-    def objective(a: npt.NDArray[np.float64]) -> float:  # C = 1
-        z = gram @ a
+    def objective(a: npt.NDArray[np.float64], z: npt.NDArray[np.float64]) -> float:  # C = 1; z = gram @ a
         return float(np.sum(weight * np.logaddexp(0.0, -t * z)) + 0.5 * a @ z)
 
     a = np.zeros(n)
@@ -178,8 +177,8 @@ def _feedback(interest: Interest, papers: NewPapers) -> npt.NDArray[np.float64] 
         )
         if np.max(np.abs(step)) < 1e-9:
             break
-        before, size = objective(a), 1.0
-        while objective(a - size * step) > before and size > 1e-3:  # never uphill
+        before, size, moved = objective(a, z), 1.0, gram @ step
+        while objective(a - size * step, z - size * moved) > before and size > 1e-3:  # never uphill
             size /= 2
         a = a - size * step
     scores = (papers.vectors.astype(np.float64) @ marked.T + 1.0) @ a[: len(marked)]

@@ -185,9 +185,8 @@ class Digests:
             raise InputError(
                 f"label must be 1 or -1, not {label}", hint="use the links in the digest as they are"
             )
-        subscriber_id = self._received(token, paper_id)
         with self.engine.begin() as conn:
-            subscribers.mark(conn, subscriber_id, paper_id, label)
+            subscribers.mark(conn, self._received(conn, token, paper_id), paper_id, label)
 
     def mark(self, session_token: str, paper_id: str, label: int) -> None:
         """Like (+1) or dislike (-1) a paper from the manage page; 0 removes the mark."""
@@ -197,11 +196,12 @@ class Digests:
 
     def click(self, token: str, paper_id: str) -> None:
         """A paper link from a digest: counts the click for trending."""
-        actor = trending.actor_id("subscriber", self._received(token, paper_id))
+        with self.engine.connect() as conn:
+            actor = trending.actor_id("subscriber", self._received(conn, token, paper_id))
         with contextlib.suppress(NotFoundError):  # a paper withdrawn since: its page says so
             self.library.record_event(paper_id, "click", actor)
 
-    def _received(self, token: str, paper_id: str) -> str:
+    def _received(self, conn: sa.Connection, token: str, paper_id: str) -> str:
         """The subscriber a digest's paper links name, when one of their digests held the paper.
 
         Every paper link of an email carries the same token (one signature per email, not three
@@ -211,9 +211,8 @@ class Digests:
         held = sa.select(items.c.paper_id).where(
             items.c.subscriber_id == subscriber_id, items.c.paper_id == paper_id
         )
-        with self.engine.connect() as conn:
-            if conn.execute(held).first() is None:
-                raise not_valid()
+        if conn.execute(held).first() is None:
+            raise not_valid()
         return subscriber_id
 
     def feed_token(self, subscriber_id: str) -> str:
