@@ -21,8 +21,10 @@ run: setup
 	$(BIN)/paperwire stats
 	$(BIN)/paperwire serve --host $(HOST) --port $(PORT)
 
+# the whole suite twice: on SQLite, then on a PostgreSQL server the tests start (tests/postgres.py)
 test: setup
 	$(BIN)/pytest
+	PAPERWIRE_TEST_DATABASE=postgresql $(BIN)/pytest
 
 lint: setup
 	$(BIN)/ruff check src tests bench

@@ -1,7 +1,14 @@
-"""Shared fixtures: a fresh data directory per test, and the public data in ../shared."""
+"""Shared fixtures: a fresh data directory per test, and the public data in ../shared.
+
+The whole suite runs against SQLite, and again against a real PostgreSQL server with
+PAPERWIRE_TEST_DATABASE=postgresql: then every data directory's store is a database of its own on a
+server started for the session (pg_site/pg_routing.py), in this process and in every `paperwire`
+process the tests start.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,9 +17,50 @@ import sqlalchemy as sa
 
 from mail_server import MailServer
 from paperwire.config import Settings, load_settings
-from paperwire.store.database import open_database
+from paperwire.store.database import create_engine, migrate, open_database
+from pg_site import pg_routing
+from postgres import PostgresServer
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+DATABASE = os.environ.get("PAPERWIRE_TEST_DATABASE", "sqlite")
+PG_SITE = Path(__file__).parent / "pg_site"
+_server: PostgresServer | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _server
+    if DATABASE not in ("sqlite", "postgresql"):
+        raise pytest.UsageError(f"PAPERWIRE_TEST_DATABASE={DATABASE!r}: use sqlite or postgresql")
+    config.addinivalue_line("markers", "sqlite_only: about SQLite itself; skipped in the PostgreSQL pass")
+    config.addinivalue_line("markers", "postgres_only: needs PostgreSQL; skipped in the SQLite pass")
+    if DATABASE != "postgresql":
+        return
+    _server = PostgresServer().start()
+    _server.admin(f"CREATE DATABASE {pg_routing.TEMPLATE}")
+    _server.admin("CREATE TABLE routes (name text PRIMARY KEY, data_dir text NOT NULL)")
+    template = create_engine(_server.url(pg_routing.TEMPLATE))
+    migrate(template)
+    template.dispose()
+    os.environ[pg_routing.SERVER] = _server.url("").rstrip("/")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PG_SITE), os.environ.get("PYTHONPATH")]))
+    pg_routing.route()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _server is not None:
+        _server.stop()
+
+
+def pytest_report_header() -> str:
+    return f"paperwire store: {DATABASE}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    skipped = "sqlite_only" if DATABASE == "postgresql" else "postgres_only"
+    skip = pytest.mark.skip(reason=f"{skipped}: this pass runs on {DATABASE}")
+    for item in items:
+        if item.get_closest_marker(skipped):
+            item.add_marker(skip)
 
 
 def shared_path(*parts: str) -> Path:
@@ -21,6 +69,23 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is not available")
     return path
+
+
+def store_exists(data_dir: Path) -> bool:
+    """Whether a store was made for the data directory: its SQLite file, or its PostgreSQL database."""
+    if _server is not None:
+        return pg_routing.has_database(data_dir)
+    return (data_dir / "paperwire.db").is_file()
+
+
+@pytest.fixture(autouse=True)
+def _drop_databases(request: pytest.FixtureRequest) -> Iterator[None]:
+    """In the PostgreSQL pass, drop the databases of the test's own data directories after it."""
+    own = _server is not None and "tmp_path" in request.fixturenames
+    folder = request.getfixturevalue("tmp_path") if own else None
+    yield
+    if folder is not None:
+        pg_routing.drop_under(folder)
 
 
 @pytest.fixture

@@ -5,15 +5,16 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
-from conftest import shared_path
+from conftest import shared_path, store_exists
+from paperwire.config import load_settings
 
 NOTHING_NEW = 3
 FORMATS = ["hf-listing", "oai-pmh", "arxiv-atom", "hf-daily", "jsonl"]
@@ -59,8 +60,11 @@ def flat(text: str) -> str:
 
 
 def db_rows(data_dir: Path, query: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(data_dir / "paperwire.db") as conn:
-        return conn.execute(query).fetchall()
+    engine = sa.create_engine(load_settings(data_dir=data_dir).database)
+    with engine.connect() as conn:
+        rows = [tuple(row) for row in conn.exec_driver_sql(query)]
+    engine.dispose()
+    return rows
 
 
 def as_json(result: subprocess.CompletedProcess[str]) -> Any:
@@ -94,7 +98,7 @@ def test_init_without_demo_corpus(tmp_path: Path) -> None:
     data = tmp_path / "data"
     result = paperwire("--data-dir", data, "init", cwd=tmp_path, env={"PAPERWIRE_DEMO_CORPUS": "false"})
     assert result.returncode == 0, result.stderr
-    assert (data / "paperwire.db").is_file()
+    assert store_exists(data)
     assert db_rows(data, "SELECT count(*) FROM papers") == [(0,)]
 
 
@@ -349,14 +353,14 @@ def test_toml_config_file(tmp_path: Path) -> None:
     )
     result = paperwire("--config", config, "init", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert (from_toml / "paperwire.db").is_file()
+    assert store_exists(from_toml)
     assert db_rows(from_toml, "SELECT count(*) FROM papers") == [(0,)]  # demo_corpus = false was read
 
     # the same file named by PAPERWIRE_CONFIG; --data-dir beats the file's data_dir
     other = tmp_path / "other"
     result = paperwire("--data-dir", other, "init", cwd=tmp_path, env={"PAPERWIRE_CONFIG": str(config)})
     assert result.returncode == 0, result.stderr
-    assert (other / "paperwire.db").is_file()
+    assert store_exists(other)
     assert db_rows(other, "SELECT count(*) FROM papers") == [(0,)]
 
     # ingest_batch_size is read from the file too: an invalid one is refused, naming it
@@ -379,3 +383,13 @@ def test_unknown_key_in_config_file(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "ingest_batch_sise" in flat(result.stderr)
     assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_database_server_is_a_clear_error(tmp_path: Path) -> None:
+    url = "postgresql://reader:hunter2@127.0.0.1:1/paperwire"
+    env = {"PAPERWIRE_DATABASE_URL": url}
+    result = paperwire("--data-dir", tmp_path / "data", "stats", cwd=tmp_path, env=env)
+    assert result.returncode != 0
+    message = flat(result.stderr)
+    assert "cannot open the database postgresql+psycopg://reader:***@127.0.0.1:1/paperwire" in message
+    assert "PAPERWIRE_DATABASE_URL" in message and "hunter2" not in message and "Traceback" not in message

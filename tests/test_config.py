@@ -26,6 +26,7 @@ def toml(path: Path, text: str) -> Path:
     return path
 
 
+@pytest.mark.sqlite_only
 def test_defaults(tmp_path: Path) -> None:
     settings = load_settings()
     assert settings.environment == "development"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -24,6 +23,7 @@ from paperwire.errors import InputError
 from paperwire.library import Library
 from paperwire.search.query import SearchRequest
 from paperwire.store import schema
+from pg_site.pg_routing import copy_data_dir
 
 BASE = "http://paperwire.test"
 
@@ -58,7 +58,7 @@ def open_library(data_dir: Path, models_dir: Path, mail: MailServer, **overrides
 @pytest.fixture
 def library(history: Path, tmp_path: Path, models_dir: Path, mail: MailServer) -> Iterator[Library]:
     data_dir = tmp_path / "data"
-    shutil.copytree(history, data_dir)
+    copy_data_dir(history, data_dir)
     with open_library(data_dir, models_dir, mail) as library:
         yield library
 
@@ -191,7 +191,7 @@ def test_the_smtp_server_down_mid_run_then_back(library: Library, mail: MailServ
 def test_repeated_permanent_failures_disable_the_address(
     history: Path, tmp_path: Path, models_dir: Path, mail: MailServer
 ) -> None:
-    shutil.copytree(history, tmp_path / "data")
+    copy_data_dir(history, tmp_path / "data")
     with open_library(tmp_path / "data", models_dir, mail, digest_max_failures=2) as library:
         digests = Digests(library)
         subscribe_and_confirm(digests, mail, "gone@example.org", Preferences(topics=[TOPIC], send_hour=0))
@@ -319,7 +319,9 @@ def test_deleting_a_subscriber_leaves_no_trace(library: Library, mail: MailServe
         files = library.settings.data_dir.glob("paperwire.db*")
         return b"".join(path.read_bytes() for path in files)
 
-    assert address.encode() in stored()
+    # the bytes of the database file are checked on SQLite (PostgreSQL's files are the server's)
+    on_file = library.engine.dialect.name == "sqlite"
+    assert address.encode() in stored() or not on_file
     digests.delete(session)
     with library.engine.connect() as conn:
         for table in (
@@ -330,7 +332,7 @@ def test_deleting_a_subscriber_leaves_no_trace(library: Library, mail: MailServe
             schema.subscriber_papers,
         ):
             assert conn.execute(sa.select(sa.func.count()).select_from(table)).scalar() == 0, table.name
-    assert address.encode() not in stored() and b"a very private topic" not in stored()
+    assert not on_file or (address.encode() not in stored() and b"a very private topic" not in stored())
     with pytest.raises(TokenError):
         digests.session(session)
 

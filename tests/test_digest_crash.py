@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from paperwire.digest import subscribers
 from paperwire.digest.subscribers import Preferences
 from paperwire.library import Library
 from paperwire.store import schema
+from pg_site.pg_routing import copy_data_dir
 from test_digest import seed_page
 
 SUBSCRIBERS = 60
@@ -73,7 +73,7 @@ def test_sigkill_at_random_points_then_rerun_sends_each_digest_once(
     store: Path, tmp_path: Path, models_dir: Path
 ) -> None:
     data_dir = tmp_path / "data"
-    shutil.copytree(store, data_dir)
+    copy_data_dir(store, data_dir)
     mailbox = Mailbox(delay=0.05)  # a server that takes 50 ms a message: kills land while sending too
     mail = MailServer(mailbox).start()
     at = datetime.now(UTC) + timedelta(minutes=1)
@@ -105,7 +105,7 @@ def test_sigkill_at_random_points_then_rerun_sends_each_digest_once(
     finally:
         mail.stop()
 
-    engine = sa.create_engine(f"sqlite:///{data_dir / 'paperwire.db'}")
+    engine = sa.create_engine(load_settings(data_dir=data_dir).database)
     with engine.connect() as conn:
         o = schema.outbox
         rows = conn.execute(sa.select(o.c.recipient, o.c.status).where(o.c.kind == "digest")).all()

@@ -187,7 +187,7 @@ def test_sync_repairs_lost_and_lagging_indexes(tmp_path: Path, models_dir: Path)
     papers = len(library.keyword)
     library.close()
     # a crash after the indexes were written but before their record was: the record lags
-    with sa.create_engine(f"sqlite:///{data_dir / 'paperwire.db'}").begin() as conn:
+    with sa.create_engine(library.settings.database).begin() as conn:
         conn.execute(sa.update(schema.search_docs).values(keyword_hash=None, vector_hash=None))
     # and the vector index file is lost altogether
     (data_dir / "index" / "vectors" / "vectors.usearch").unlink()

@@ -162,3 +162,13 @@ def test_link_tokens_stay_out_of_the_access_log(client: TestClient, caplog: pyte
         ("token=redacted&x=1", 403),
         ("x=1&token=redacted", 403),
     ]
+
+
+def test_a_nul_character_in_the_address_is_refused_on_pages_and_api(client: TestClient) -> None:
+    api = client.get("/api/v1/overlap", params={"first": "a", "second": "\x00"})
+    assert api.status_code == 422
+    assert "NUL character" in api.json()["error"]["message"]
+    page = client.get("/paper/2%00")
+    assert page.status_code == 422 and "text/html" in page.headers["content-type"]
+    assert "NUL character" in page.text
+    assert client.get("/api/v1/search", params={"q": "diffusion"}).status_code == 200

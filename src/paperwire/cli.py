@@ -19,8 +19,8 @@ from paperwire.errors import PaperwireError
 from paperwire.library import Library
 from paperwire.models import IngestCounts
 from paperwire.sources import FORMATS
-from paperwire.store import ledger, reads
-from paperwire.store.database import open_database
+from paperwire.store import ledger, reads, transfer
+from paperwire.store.database import create_engine, open_database
 
 # Exit codes a cron job can chain on: 0 = something new arrived, NOTHING_NEW = nothing did.
 NOTHING_NEW = 3
@@ -329,6 +329,53 @@ def show(
         out.print(f"[dim]same work as:[/] {dup['id']} {dup['title']}")
     for col in paper["collections"]:
         out.print(f"[dim]in collection:[/] {col['name']} #{col['position']}")
+
+
+@app.command("migrate")
+def migrate_store(
+    ctx: typer.Context,
+    to: Annotated[
+        str,
+        typer.Option(
+            "--to",
+            help="URL of the empty database to move to, e.g. postgresql://user:password@host/paperwire.",
+        ),
+    ],
+) -> None:
+    """Move this instance's store to another database (e.g. SQLite to PostgreSQL), then compare
+    every table's row count and checksum on both sides. Stop ingest, serve and digest first."""
+    settings, source = _open(ctx)
+    shown = sa.make_url(to).render_as_string(hide_password=True)
+    try:
+        target = create_engine(to)
+        columns = TextColumn("{task.description}"), TextColumn("{task.completed:,} rows")
+        with Progress(*columns, console=err) as bar:
+            task = bar.add_task("copying")
+            checks = transfer.move(
+                source, target, lambda table, rows: bar.update(task, advance=rows, description=table)
+            )
+    except PaperwireError as exc:
+        fail(exc)
+    except (sa.exc.OperationalError, sa.exc.ArgumentError, ModuleNotFoundError) as exc:
+        fail(PaperwireError(f"cannot use the database {shown}: {exc}", hint="check the URL and the server"))
+    table = Table("table", "rows here", "rows there", "checksums")
+    for check in checks:
+        equal = "[green]equal[/]" if check.equal else "[red]DIFFERENT[/]"
+        table.add_row(check.table, f"{check.source_rows:,}", f"{check.target_rows:,}", equal)
+    out.print(table)
+    different = [c.table for c in checks if not c.equal]
+    if different:
+        fail(
+            PaperwireError(
+                f"the copy differs from this store in {', '.join(different)}",
+                hint="was something writing to the store meanwhile? empty the target and run migrate again",
+            )
+        )
+    out.print(
+        f"Moved {sum(c.source_rows for c in checks):,} rows to {shown}; counts and checksums equal.\n"
+        f"Use it from now on: PAPERWIRE_DATABASE_URL={shown} (or database_url in the settings file); "
+        f"the indexes stay in {settings.data_dir}."
+    )
 
 
 def main() -> None:

@@ -73,10 +73,10 @@ def record_event(
     moment = (at or datetime.now(UTC)).astimezone(UTC)
     bucket = "" if kind in VOTES else moment.date().isoformat()
     row = {"paper_id": paper_id, "kind": kind, "actor": actor, "bucket": bucket, "at": moment.isoformat()}
-    result = conn.execute(
-        insert_missing(conn, schema.paper_events, ["paper_id", "kind", "actor", "bucket"]), row
-    )
-    return bool(result.rowcount)
+    e = schema.paper_events
+    # RETURNING, not rowcount: PostgreSQL's driver gives no rowcount for an insert that returns the id
+    insert = insert_missing(conn, e, ["paper_id", "kind", "actor", "bucket"]).returning(e.c.id)
+    return conn.execute(insert, row).first() is not None
 
 
 def withdraw_vote(conn: sa.Connection, paper_id: str, kind: str, actor: str) -> bool:

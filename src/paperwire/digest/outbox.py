@@ -9,8 +9,9 @@ to ask. The next run sends a `sending` row again with the same Message-ID, so th
 crash can cause in that window (between the server's acceptance and our commit, well under a
 millisecond on loopback) is recognisably the same message, which mail stores and clients fold.
 
-Runs are exclusive (a lock file in the data directory, released by the kernel when a process dies),
-so a `sending` row found at the start of a run is always one a dead run left behind.
+Runs are exclusive (a PostgreSQL advisory lock, or on SQLite a lock file in the data directory: both
+released when the process holding them dies), so a `sending` row found at the start of a run is
+always one a dead run left behind.
 
 Failures: a server that is down or answers 4xx leaves the row pending with a back-off; retried in
 the same run up to smtp_retries times, then by the next run. A 5xx is permanent: the row is marked
@@ -21,8 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -113,9 +114,27 @@ def build_message(row: Any, sender: str) -> EmailMessage:
     return message
 
 
-def exclusive(data_dir: Path) -> AbstractContextManager[None]:
-    """Hold the outbox lock while the block runs (waiting for another run to finish first)."""
-    return file_lock(data_dir / "outbox.lock")
+# the key of PostgreSQL's advisory lock on the outbox (any fixed 64-bit number, paperwire's own)
+OUTBOX_LOCK = 0x70617065_72776972
+
+
+@contextmanager
+def exclusive(engine: sa.Engine, data_dir: Path) -> Iterator[None]:
+    """Hold the outbox lock while the block runs (waiting for another run to finish first).
+
+    On PostgreSQL an advisory lock, held by a connection of its own, so that runs on every machine
+    sharing the database exclude each other and a dead run's lock goes with its connection; on
+    SQLite, which only processes of this machine can share, a lock file in the data directory."""
+    if engine.dialect.name != "postgresql":
+        with file_lock(data_dir / "outbox.lock"):
+            yield
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.select(sa.func.pg_advisory_lock(OUTBOX_LOCK)))
+        try:
+            yield
+        finally:
+            conn.execute(sa.select(sa.func.pg_advisory_unlock(OUTBOX_LOCK)))
 
 
 def _unsent(keys: Sequence[str] | None, subscriber_id: str | None) -> list[sa.ColumnElement[bool]]:

@@ -253,7 +253,7 @@ class Digests:
         """Compose every due digest into the outbox, then send what the outbox holds."""
         now = now or self.clock()
         report = RunReport()
-        with outbox.exclusive(self.settings.data_dir):
+        with outbox.exclusive(self.engine, self.settings.data_dir):
             due, report.already_done = self._due(now, only)
             report.due = len(due)
             # one BLAS thread: every product here is small (thousands by 384), where a second thread
@@ -308,5 +308,5 @@ class Digests:
 
     def deliver(self, keys: Sequence[str] | None = None) -> DeliveryReport:
         """Send due emails now (these keys only, if given), after any digest run that is sending."""
-        with outbox.exclusive(self.settings.data_dir):
+        with outbox.exclusive(self.engine, self.settings.data_dir):
             return outbox.deliver(self.engine, self.transport, self.settings, keys=keys)

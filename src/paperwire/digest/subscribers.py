@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from paperwire.errors import InputError, NotFoundError
 from paperwire.store import schema
+from paperwire.store.sql import insert_missing, upsert
 
 # RFC 5322 dot-atoms in ASCII: no "a,b@x.org" or "a:b@x.org" that a To header would read as other
 # recipients, and nothing that needs SMTPUTF8, which not every server has
@@ -104,13 +105,14 @@ def subscribe(conn: sa.Connection, email: str, prefs: Preferences) -> tuple[str,
     row = conn.execute(sa.select(s.c.id, s.c.status).where(s.c.email == address)).first()
     if row is not None:
         return row.id, row.status, False
-    subscriber_id = secrets.token_hex(12)
-    conn.execute(
-        s.insert().values(
-            id=subscriber_id, email=address, status="pending", failures=0, created_at=_now(), **asdict(prefs)
-        )
-    )
-    return subscriber_id, "pending", True
+    # another process may add the same address at this moment: the unique email decides which
+    values = {"id": secrets.token_hex(12), "email": address, "status": "pending", "failures": 0}
+    insert = insert_missing(conn, s, ["email"]).values(**values, created_at=_now(), **asdict(prefs))
+    subscriber_id = conn.execute(insert.returning(s.c.id)).scalar()
+    if subscriber_id is not None:
+        return subscriber_id, "pending", True
+    row = conn.execute(sa.select(s.c.id, s.c.status).where(s.c.email == address)).one()
+    return row.id, row.status, False
 
 
 def get(conn: sa.Connection, subscriber_id: str) -> dict[str, Any]:
@@ -167,11 +169,11 @@ def delete(conn: sa.Connection, subscriber_id: str) -> None:
 def mark(conn: sa.Connection, subscriber_id: str, paper_id: str, label: int) -> None:
     """Like (+1) or dislike (-1) a paper; 0 removes the mark."""
     sp = schema.subscriber_papers
-    conn.execute(sp.delete().where(sp.c.subscriber_id == subscriber_id, sp.c.paper_id == paper_id))
-    if label:
-        conn.execute(
-            sp.insert().values(subscriber_id=subscriber_id, paper_id=paper_id, label=label, at=_now())
-        )
+    if not label:
+        conn.execute(sp.delete().where(sp.c.subscriber_id == subscriber_id, sp.c.paper_id == paper_id))
+        return
+    row = {"subscriber_id": subscriber_id, "paper_id": paper_id, "label": label, "at": _now()}
+    conn.execute(upsert(conn, sp, ["subscriber_id", "paper_id"]), row)
 
 
 def marks(conn: sa.Connection, subscriber_ids: list[str] | None = None) -> dict[str, dict[str, int]]:

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 
 from paperwire.errors import PaperwireError
 from paperwire.store import schema
+from paperwire.store.sql import insert_missing
 
 CONFIRM_TTL = timedelta(days=2)
 MANAGE_TTL = timedelta(hours=24)  # the magic link in a "manage your subscription" email
@@ -110,17 +111,16 @@ class Tokens:
         if not claims.nonce:
             raise TokenError("this link is not valid", hint="ask for a new one on /subscribe")
         used = schema.used_tokens
-        if conn.execute(sa.select(used.c.nonce).where(used.c.nonce == claims.nonce)).first() is not None:
-            raise TokenError("this link was already used", hint="ask for a new one on /subscribe")
         exists = schema.subscribers.c.id == claims.subscriber_id
         if conn.execute(sa.select(schema.subscribers.c.id).where(exists)).first() is None:
             raise TokenError("this link is not valid any more", hint="subscribe again on /subscribe")
         now = datetime.fromtimestamp(self._clock(), UTC)
         conn.execute(used.delete().where(used.c.expires_at < now.isoformat()))
         expires = datetime.fromtimestamp(claims.expires, UTC) if claims.expires else now + CONFIRM_TTL
-        conn.execute(
-            used.insert().values(
-                nonce=claims.nonce, subscriber_id=claims.subscriber_id, expires_at=expires.isoformat()
-            )
-        )
+        # the nonce's row is the mark of use; the same link used twice at once: one insert wins
+        row = {"nonce": claims.nonce, "subscriber_id": claims.subscriber_id}
+        row["expires_at"] = expires.isoformat()
+        mark_used = insert_missing(conn, used, ["nonce"]).returning(used.c.nonce)
+        if conn.execute(mark_used, row).first() is None:
+            raise TokenError("this link was already used", hint="ask for a new one on /subscribe")
         return claims

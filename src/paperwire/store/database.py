@@ -20,8 +20,12 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_engine(url: str) -> sa.Engine:
-    """An engine for the URL; SQLite gets WAL, foreign keys and a busy timeout."""
-    engine = sa.create_engine(url, json_serializer=json_text, json_deserializer=orjson.loads)
+    """An engine for the URL; SQLite gets WAL, foreign keys and a busy timeout. A plain
+    postgresql:// URL goes through psycopg 3, the driver paperwire installs."""
+    parsed = sa.make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    engine = sa.create_engine(parsed, json_serializer=json_text, json_deserializer=orjson.loads)
     if engine.dialect.name == "sqlite":
 
         @sa.event.listens_for(engine, "connect")
@@ -59,21 +63,23 @@ def migrate(engine: sa.Engine) -> None:
 
 
 def open_database(settings: Settings) -> sa.Engine:
-    """Create the data directory if needed, open the database and migrate it."""
-    if settings.database_url is None:
-        try:
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(
-                f"cannot create the data directory {settings.data_dir}: {exc.strerror}",
-                hint="choose another with --data-dir or PAPERWIRE_DATA_DIR",
-            ) from exc
+    """Create the data directory if needed (it holds the indexes whatever the database), open the
+    database and migrate it."""
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the data directory {settings.data_dir}: {exc.strerror}",
+            hint="choose another with --data-dir or PAPERWIRE_DATA_DIR",
+        ) from exc
     engine = create_engine(settings.database)
     try:
         migrate(engine)
     except sa.exc.OperationalError as exc:
-        raise ConfigError(
-            f"cannot open the database {settings.database}: {exc.orig}",
-            hint="check that the data directory is writable and the file is a paperwire database",
-        ) from exc
+        if engine.dialect.name == "sqlite":
+            hint = "check that the data directory is writable and the file is a paperwire database"
+        else:
+            hint = "check PAPERWIRE_DATABASE_URL (or database_url in the settings) and that the server is up"
+        shown = engine.url.render_as_string(hide_password=True)
+        raise ConfigError(f"cannot open the database {shown}: {exc.orig}", hint=hint) from exc
     return engine

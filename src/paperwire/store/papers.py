@@ -19,7 +19,12 @@ from paperwire.store.sql import delete_many, execute_in, insert_many, json_text
 
 # what a batch reads of a stored paper
 SETTLE_AT = 250_000  # recent LSH keys (some 28,000 papers' worth, 7 MB) merged into dedup_keys at once
-_LOADED = ", ".join(c.name for c in schema.papers.columns if c.name not in ("primary_category", "changed_at"))
+# JSON columns read as their text (PostgreSQL's driver would parse them; SQLite's gives text)
+_LOADED = ", ".join(
+    f"CAST({c.name} AS TEXT) AS {c.name}" if isinstance(c.type, sa.JSON) else c.name
+    for c in schema.papers.columns
+    if c.name not in ("primary_category", "changed_at")
+)
 
 
 @dataclass(slots=True)

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperwire.config import Settings
+from paperwire.errors import InputError
 from paperwire.trending import actor_id
 from paperwire.web.errors import error_response
 
@@ -90,6 +91,13 @@ class BodyLimit:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+def refuse_nul(request: Request) -> None:
+    """Refuse a NUL character in the path or the query (no id, name or query has one), the same
+    way on every database: SQLite would look for it and PostgreSQL cannot take it at all."""
+    if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b""):
+        raise InputError("the address contains a NUL character (%00)", hint="remove it and try again")
 
 
 # -- CSRF: signed double-submit tokens --------------------------------------------------------------
