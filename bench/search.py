@@ -344,9 +344,10 @@ def sizes(data_dir: Path) -> dict[str, float]:
             "SELECT sum(pgsize) FROM dbstat WHERE name IN ('embeddings', 'sqlite_autoindex_embeddings_1')"
         ).fetchone()[0]
     mib = 2**20
+    snapshot = data_dir / "index" / "snapshots" / (data_dir / "index" / "CURRENT").read_text().strip()
     return {
-        "keyword_mib": tree(data_dir / "index" / "keyword") / mib,
-        "vectors_mib": (data_dir / "index" / "vectors" / "vectors.usearch").stat().st_size / mib,
+        "keyword_mib": tree(snapshot / "keyword") / mib,
+        "vectors_mib": (snapshot / "vectors" / "vectors.usearch").stat().st_size / mib,
         "embeddings_mib": (table or 0) / mib,
         "database_mib": sum(p.stat().st_size for p in data_dir.glob("paperwire.db*")) / mib,
     }

@@ -19,6 +19,7 @@ from paperwire.config import load_settings
 from paperwire.library import Library
 from paperwire.search.fusion import ALPHA
 from paperwire.search.query import Filters, SearchRequest
+from paperwire.search.snapshots import Snapshot
 from paperwire.store import reads, schema
 
 
@@ -190,7 +191,7 @@ def test_sync_repairs_lost_and_lagging_indexes(tmp_path: Path, models_dir: Path)
     with sa.create_engine(library.settings.database).begin() as conn:
         conn.execute(sa.update(schema.search_docs).values(keyword_hash=None, vector_hash=None))
     # and the vector index file is lost altogether
-    (data_dir / "index" / "vectors" / "vectors.usearch").unlink()
+    (library.snapshots.current().directory / "vectors" / "vectors.usearch").unlink()
     library = Library(library.settings)
     report = library.sync()
     assert report.keyword == papers and report.vectors == papers and report.embedded == 0
@@ -198,7 +199,7 @@ def test_sync_repairs_lost_and_lagging_indexes(tmp_path: Path, models_dir: Path)
     assert "Xception" in library.search(SearchRequest("Xception")).hits[0].title
     # the keyword index directory wiped: the count differs and it is rebuilt
     library.close()
-    shutil.rmtree(data_dir / "index" / "keyword")
+    shutil.rmtree(library.snapshots.current().directory / "keyword")
     library = Library(library.settings)
     report = library.sync()
     assert "keyword" in report.repaired and len(library.keyword) == papers
@@ -271,9 +272,9 @@ def test_a_repeated_search_is_answered_from_the_cache_until_the_index_changes(
     computed: list[SearchRequest] = []
     real = library._search
 
-    def counting(request: SearchRequest) -> object:
+    def counting(request: SearchRequest, snapshot: Snapshot) -> object:
         computed.append(request)
-        return real(request)
+        return real(request, snapshot)
 
     monkeypatch.setattr(library, "_search", counting)
     request = SearchRequest("graph neural networks", limit=5)
@@ -285,7 +286,7 @@ def test_a_repeated_search_is_answered_from_the_cache_until_the_index_changes(
     assert len(computed) == 4
     pipeline.ingest(library.engine, library.settings, [second_page], None, _quiet)
     library.sync()
-    after = library.search(request)  # new papers, a new index commit: computed again
+    after = library.search(request)  # new papers, a new snapshot published: computed again
     assert len(computed) == 5 and after.total >= before.total
     library.close()
 

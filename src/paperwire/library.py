@@ -22,6 +22,7 @@ from paperwire.search.fusion import Fused, fuse
 from paperwire.search.keyword import KeywordIndex, TermFinder, analyze, highlight
 from paperwire.search.query import ParsedQuery, SearchRequest, parse
 from paperwire.search.results import Comparison, Explanation, Hit, SearchResults, Topic
+from paperwire.search.snapshots import Snapshot, Snapshots
 from paperwire.search.sync import IndexSync, Progress, SyncReport, sync_lock
 from paperwire.search.vectors import VectorIndex
 from paperwire.store import reads, schema
@@ -52,7 +53,7 @@ class Library:
         self.settings = settings
         self.engine = engine or open_database(settings)
         self.index_dir = settings.data_dir / "index"
-        self.keyword = KeywordIndex(self.index_dir / "keyword", settings.title_boost)
+        self.snapshots = Snapshots(self.index_dir, settings.title_boost)
         self._results = ResultCache(RESULT_CACHE_HITS, RESULT_TTL)
 
     # -- components ------------------------------------------------------------------------------
@@ -68,12 +69,18 @@ class Library:
             self.settings.models_dir or self.settings.data_dir / "models", self.settings.embedding_batch_size,
         )  # fmt: skip
 
-    @cached_property
+    @property
+    def keyword(self) -> KeywordIndex:
+        """The published snapshot's keyword index (a search takes its snapshot once, at its start)."""
+        return self.snapshots.current().keyword
+
+    @property
     def vectors(self) -> VectorIndex | None:
+        return self._vectors_in(self.snapshots.current())
+
+    def _vectors_in(self, snapshot: Snapshot) -> VectorIndex | None:
         embedder = self.embedder
-        if embedder is None:
-            return None
-        return VectorIndex(self.index_dir / "vectors", embedder.model_id, embedder.dim)
+        return None if embedder is None else snapshot.vectors(embedder.model_id, embedder.dim)
 
     @cached_property
     def _semantic_pool(self) -> ThreadPoolExecutor:
@@ -84,7 +91,7 @@ class Library:
     def close(self) -> None:
         if "_semantic_pool" in self.__dict__:
             self._semantic_pool.shutdown()
-        self.keyword.close()
+        self.snapshots.close()
         self.engine.dispose()
 
     def __enter__(self) -> Library:
@@ -96,10 +103,20 @@ class Library:
     # -- keeping the indexes in step -------------------------------------------------------------
 
     def sync(self, progress: Progress | None = None, rebuild: bool = False) -> SyncReport:
-        """Index what the store holds and the indexes do not; repair an index that disagrees."""
+        """Index what the store holds and the indexes do not, or repair an index that disagrees,
+        in a draft snapshot; publish it if anything changed."""
         with sync_lock(self.index_dir):
-            job = IndexSync(self.engine, self.keyword, self.vectors, self.embedder)
-            return job.run(progress or (lambda _stage, _n: None), rebuild=rebuild)
+            draft, resumed = self.snapshots.draft()
+            try:
+                job = IndexSync(self.engine, draft.keyword, self._vectors_in(draft), self.embedder)
+                report = job.run(progress or (lambda _stage, _n: None), rebuild=rebuild)
+            finally:
+                draft.close()  # on failure the draft stays, and the next sync carries on with it
+            if report.changed or resumed:
+                self.snapshots.publish(draft)
+            else:
+                self.snapshots.discard(draft)
+            return report
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -110,31 +127,28 @@ class Library:
     def search(self, request: SearchRequest) -> SearchResults:
         """The request's page of hits; the same request again, from the result cache while the
         indexes are unchanged (sorted by trending, never: that order moves with every vote)."""
+        snapshot = self.snapshots.current()
         if request.sort == "trending":
-            return self._search(request)
-        vectors = (
-            self.vectors.generation() if request.mode != "keyword" and self.vectors is not None else None
-        )
-        generation = (self.keyword.generation(), vectors)
-        results = self._results.get(request, generation)
+            return self._search(request, snapshot)
+        results = self._results.get(request, snapshot.name)
         if results is None:
-            results = self._search(request)
-            self._results.put(request, generation, results)
+            results = self._search(request, snapshot)
+            self._results.put(request, snapshot.name, results)
         return results
 
-    def _search(self, request: SearchRequest) -> SearchResults:
+    def _search(self, request: SearchRequest, snapshot: Snapshot) -> SearchResults:
         parsed = parse(request.query, request.filters)
         notes: list[str] = []
         depth = max(CANDIDATES, 2 * (request.offset + request.limit))
         semantic_notes: list[str] = []
         semantic = (  # a keyword-only search needs no thread
-            self._semantic_pool.submit(self._semantic, parsed, depth, request.mode, semantic_notes)
+            self._semantic_pool.submit(self._semantic, snapshot, parsed, depth, request.mode, semantic_notes)
             if request.mode != "keyword"
             else None
         )
         keyword: list[tuple[int, float]] = []
         if request.mode != "semantic":
-            hits, note = self.keyword.search(parsed, depth)
+            hits, note = snapshot.keyword.search(parsed, depth)
             keyword = [(h.key, h.score) for h in hits]
             notes += [note] if note else []
         nearest, mode = semantic.result() if semantic else ([], "keyword")
@@ -143,22 +157,23 @@ class Library:
         return self._page(request, parsed, fused, mode, notes)
 
     def _semantic(
-        self, parsed: ParsedQuery, depth: int, wanted: str, notes: list[str]
+        self, snapshot: Snapshot, parsed: ParsedQuery, depth: int, wanted: str, notes: list[str]
     ) -> tuple[list[tuple[int, float]], str]:
         """Nearest papers by meaning that honour the query's filters; the mode that really ran."""
         if wanted == "keyword" or not parsed.semantic:
             return [], "keyword"
-        if self.vectors is None or self.embedder is None:
+        vectors = self._vectors_in(snapshot)
+        if vectors is None:
             notes.append(KEYWORD_ONLY_NOTE)
             return [], "keyword"
-        if len(self.vectors) == 0:
+        if len(vectors) == 0:
             notes.append(NO_VECTORS_NOTE)
             return [], "keyword"
         query_vector = self._query_vector(parsed.semantic)
         restricted = parsed.filters.active or bool(parsed.restrictions)
-        hits = self.vectors.search(query_vector, depth * (4 if restricted else 1))
+        hits = vectors.search(query_vector, depth * (4 if restricted else 1))
         if restricted:
-            allowed = self.keyword.keys_matching(parsed, [h.key for h in hits])
+            allowed = snapshot.keyword.keys_matching(parsed, [h.key for h in hits])
             hits = [h for h in hits if h.key in allowed][:depth]
         return [(h.key, h.similarity) for h in hits], wanted
 
@@ -198,22 +213,24 @@ class Library:
         d = schema.search_docs
         with self.engine.connect() as conn:
             key = conn.execute(sa.select(d.c.key).where(d.c.paper_id == paper["id"])).scalar()
-        neighbours = self._semantic_pool.submit(self._neighbours, key)
+        snapshot = self.snapshots.current()
+        neighbours = self._semantic_pool.submit(self._neighbours, snapshot, key)
         keyword = [
-            (h.key, h.score) for h in self.keyword.similar(paper["title"], paper["abstract"], CANDIDATES)
+            (h.key, h.score) for h in snapshot.keyword.similar(paper["title"], paper["abstract"], CANDIDATES)
         ]
         semantic = neighbours.result()
         fused = [f for f in fuse(keyword, semantic, self.settings.fusion) if f.key != key]
         best = self._collapse(fused, exclude_group=paper["group_id"])[:limit]
         by_key = {f.key: f for f in fused}
-        terms = self.keyword.distinctive_terms(f"{paper['title']} {paper['abstract']}")
+        terms = snapshot.keyword.distinctive_terms(f"{paper['title']} {paper['abstract']}")
         return self._hits([(by_key[c.key], c.key) for c in best], terms, "hybrid" if semantic else "keyword")
 
-    def _neighbours(self, key: int | None) -> list[tuple[int, float]]:
+    def _neighbours(self, snapshot: Snapshot, key: int | None) -> list[tuple[int, float]]:
         """The papers nearest by meaning to the one indexed under this key (none without vectors)."""
-        if self.vectors is None or key is None or (vector := self.vectors.get(key)) is None:
+        vectors = self._vectors_in(snapshot)
+        if vectors is None or key is None or (vector := vectors.get(key)) is None:
             return []
-        return [(h.key, h.similarity) for h in self.vectors.search(vector, CANDIDATES)]
+        return [(h.key, h.similarity) for h in vectors.search(vector, CANDIDATES)]
 
     # -- attention -------------------------------------------------------------------------------
 

@@ -183,7 +183,8 @@ def category_terms(categories: Iterable[str]) -> list[str]:
 
 
 class KeywordIndex:
-    """A Tantivy index in a directory. One writer process at a time; any number of readers."""
+    """A Tantivy index in a directory (one snapshot's: see snapshots.py). A reader sees the commit it
+    opened, a writer its own latest commit."""
 
     def __init__(self, path: Path, title_boost: float = 0.2) -> None:
         path.mkdir(parents=True, exist_ok=True)
@@ -200,9 +201,9 @@ class KeywordIndex:
             "lower_raw",
             tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.raw()).filter(tantivy.Filter.lowercase()).build(),
         )
+        # a published snapshot never changes: no file watcher, reloads only after our own commits
+        self.index.config_reader(reload_policy="Manual")
         self._writer: tantivy.IndexWriter | None = None
-        self._meta = path / "meta.json"
-        self._seen: tuple[int, int, int] | None = None
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -253,24 +254,7 @@ class KeywordIndex:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def generation(self) -> tuple[int, int, int] | None:
-        """The latest commit's stamp: it changes with every commit, whichever process made it."""
-        try:
-            stat = self._meta.stat()
-        except OSError:
-            return None
-        return stat.st_ino, stat.st_mtime_ns, stat.st_size
-
     def _searcher(self) -> tantivy.Searcher:
-        """A searcher over the latest commit, whichever process made it.
-
-        Tantivy reloads its reader on its own only after a delay; a changed meta.json (every
-        commit rewrites it) makes this reload at once, so a search never lags a finished sync.
-        """
-        seen = self.generation()
-        if seen != self._seen:
-            self.index.reload()
-            self._seen = seen
         return self.index.searcher()
 
     def __len__(self) -> int:

@@ -4,7 +4,8 @@ The store is the truth. `search_docs` records what each index holds for each pap
 hash of its keyword document, the text hash of its vector); an index is written first and that
 record second, so after a crash the record can only lag behind, and the next sync redoes the lag
 (writing a document or vector again is idempotent). Counts are compared after every sync; an
-index that disagrees with its record (lost, deleted, or of another model) is rebuilt.
+index that disagrees with its record (lost, deleted, or of another model) is rebuilt. The indexes
+a sync writes are a draft snapshot's, published when it is done (snapshots.py).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The vector index: usearch HNSW over float16 vectors, cosine metric, persisted as one file.
 
 Writers load it fully, change it and save it atomically (a new file renamed over the old one);
-readers memory-map the file and map it again when it has been replaced.
+readers memory-map the file of the snapshot they opened (see snapshots.py), which never changes.
 """
 
 from __future__ import annotations
@@ -30,12 +30,10 @@ class VectorIndex:
     """usearch HNSW in `<dir>/vectors.usearch` with a sidecar `vectors.json` naming model and size."""
 
     def __init__(self, directory: Path, model_id: str, dim: int) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / "vectors.usearch"
         self.meta_path = directory / "vectors.json"
         self.model_id, self.dim = model_id, dim
         self._index: Index | None = None
-        self._loaded_stamp: tuple[int, int] | None = None
         self._writable = False
 
     def _new(self) -> Index:
@@ -43,14 +41,6 @@ class VectorIndex:
             ndim=self.dim, metric="cos", dtype="f16", connectivity=CONNECTIVITY,
             expansion_add=EXPANSION_ADD, expansion_search=EXPANSION_SEARCH, multi=False,
         )  # fmt: skip
-
-    def generation(self) -> tuple[int, int] | None:
-        """The saved index's stamp: it changes with every save, whichever process made it."""
-        try:
-            stat = self.path.stat()
-        except FileNotFoundError:
-            return None
-        return stat.st_ino, stat.st_mtime_ns
 
     def matches_model(self) -> bool:
         """Whether the saved index holds vectors of this model (False when there is none)."""
@@ -61,19 +51,18 @@ class VectorIndex:
         return bool(meta.get("model") == self.model_id and meta.get("dim") == self.dim)
 
     def _reader(self) -> Index:
-        """The index for searching, mapped again if another process has saved a new one."""
-        stamp = self.generation()
-        if self._index is None or (not self._writable and stamp != self._loaded_stamp):
+        """The index for searching: the saved file, mapped (or the one being written)."""
+        if self._index is None:
             index = self._new()
-            if stamp is not None and self.matches_model():
+            if self.path.exists() and self.matches_model():
                 index.view(str(self.path))
-            self._index, self._loaded_stamp, self._writable = index, stamp, False
+            self._index = index
         return self._index
 
     def _writer(self) -> Index:
         if not self._writable:
             index = self._new()
-            if self.generation() is not None and self.matches_model():
+            if self.path.exists() and self.matches_model():
                 index.load(str(self.path))
             self._index, self._writable = index, True
         assert self._index is not None
@@ -99,13 +88,13 @@ class VectorIndex:
         """Write the index and its sidecar atomically; readers switch on their next search."""
         if not self._writable or self._index is None:
             return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         self._index.save(str(tmp))
         meta_tmp = self.meta_path.with_name(self.meta_path.name + ".tmp")
         meta_tmp.write_text(json.dumps({"model": self.model_id, "dim": self.dim, "count": len(self._index)}))
         meta_tmp.replace(self.meta_path)
         tmp.replace(self.path)
-        self._loaded_stamp = self.generation()
 
     def get(self, key: int) -> np.ndarray | None:
         index = self._reader()
