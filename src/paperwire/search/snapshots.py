@@ -28,6 +28,14 @@ KEEP = 3  # published snapshots kept on disk: the current one and the two before
 _NOT_LINKED = shutil.ignore_patterns(".tantivy-*.lock", "*.tmp")  # locks and half-written files
 
 
+def _link(source: str, target: str) -> None:
+    """A hard link (no bytes copied); a copy where the file system has none."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 class Snapshot:
     """One snapshot's indexes; the vector index is opened when first asked for (it needs the model)."""
 
@@ -115,7 +123,7 @@ class Snapshots:
         if not resumed:
             building = self.root / f".building-{name}"
             shutil.rmtree(building, ignore_errors=True)
-            shutil.copytree(self.root / self.published(), building, copy_function=os.link, ignore=_NOT_LINKED)
+            shutil.copytree(self.root / self.published(), building, copy_function=_link, ignore=_NOT_LINKED)
             building.rename(target)
         return Snapshot(target, self.title_boost), resumed
 
