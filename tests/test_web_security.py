@@ -68,8 +68,8 @@ def test_subscribe_form_needs_its_csrf_token(client: TestClient) -> None:
         refused = client.post("/subscribe", data={**fields, "csrf_token": bad})
         assert refused.status_code == 403 and "reload the page" in refused.text
     # another site cannot read the cookie: a request without it fails even with a valid-looking token
-    with TestClient(client.app) as stranger:
-        assert stranger.post("/subscribe", data=fields).status_code == 403
+    stranger = TestClient(client.app)  # no `with`: its lifespan would close the shared app's library
+    assert stranger.post("/subscribe", data=fields).status_code == 403
 
 
 def test_subscribe_validates_and_never_redirects_off_site(client: TestClient) -> None:
@@ -164,11 +164,15 @@ def test_link_tokens_stay_out_of_the_access_log(client: TestClient, caplog: pyte
     ]
 
 
-def test_a_nul_character_in_the_address_is_refused_on_pages_and_api(client: TestClient) -> None:
-    api = client.get("/api/v1/overlap", params={"first": "a", "second": "\x00"})
-    assert api.status_code == 422
-    assert "NUL character" in api.json()["error"]["message"]
-    page = client.get("/paper/2%00")
-    assert page.status_code == 422 and "text/html" in page.headers["content-type"]
-    assert "NUL character" in page.text
-    assert client.get("/api/v1/search", params={"q": "diffusion"}).status_code == 200
+def test_nul_characters_in_the_address_are_dropped(client: TestClient) -> None:
+    # no id, name or query has one, and PostgreSQL cannot store or compare one: every database
+    # answers as if the address had none
+    for with_nul, without in [
+        ("/api/v1/overlap?first=cs&second=a%00b", "/api/v1/overlap?first=cs&second=ab"),
+        ("/api/v1/collections/%00none", "/api/v1/collections/none"),
+        ("/api/v1/search?q=diff%00usion", "/api/v1/search?q=diffusion"),
+        ("/paper/2405%00.00001", "/paper/2405.00001"),
+    ]:
+        got, expected = client.get(with_nul), client.get(without)
+        assert got.status_code == expected.status_code < 500, (with_nul, got.text)
+        assert got.headers["content-type"] == expected.headers["content-type"]

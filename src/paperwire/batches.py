@@ -123,19 +123,23 @@ class Work:
     workdir: Path  # where downloads go
 
 
-def batches(work: Work, part: int = 0, parts: int = 1) -> Generator[Batch, None, None]:
+def batches(
+    work: Work, part: int = 0, parts: int = 1, first: int = 0, stop: int | None = None
+) -> Generator[Batch, None, None]:
     """The batches of the records read from the inputs, the last one possibly empty; of them, only
-    every `parts`-th from the `part`-th on (batch numbers counted from 0): the others are read and
-    counted, never normalised (JSON lines not even parsed), so that `parts` processes can share
-    the work of one input."""
+    every `parts`-th from the `part`-th on (batch numbers counted from 0), and only those numbered
+    from `first` to before `stop`: the others are read and counted, never normalised (JSON lines
+    not even parsed), so that several processes (or cluster tasks) can share the work of one input."""
     batcher = Batcher(work.size)
     label = work.inputs[0]
     number = skipped = 0  # the batch being collected; records of another part's batch in it so far
 
     def ours() -> bool:  # whether the next record belongs to one of this part's batches
-        return number % parts == part
+        return number % parts == part and number >= first and (stop is None or number < stop)
 
     for label, record in _records(work.inputs, work.format_name, work.http, work.workdir, ours):
+        if stop is not None and number >= stop:
+            return
         if not ours():
             # every record counts once towards a batch's size, normalisable or not (see Batcher)
             skipped += 1

@@ -173,17 +173,19 @@ def ingest(
         bool, typer.Option("--index/--no-index", help="Update the search indexes afterwards.")
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    cluster: search_cli.RayOption = None,
 ) -> None:
-    """Import papers. Exit code 0 when something new or updated arrived, 3 when nothing did."""
+    """Import papers. Exit code 0 when something new or updated arrived, 3 when nothing did.
+    With --ray, records are read and normalised, and papers embedded, on a Ray cluster."""
     settings, engine = _open(ctx)
     try:
         report = _run_with_progress(
             "ingesting",
-            lambda update: pipeline.ingest(engine, settings, inputs, format_name, update),
+            lambda update: pipeline.ingest(engine, settings, inputs, format_name, update, cluster),
             as_json,
         )
         if index:
-            search_cli.sync_indexes(Library(settings, engine), quiet=as_json)
+            search_cli.sync_indexes(Library(settings, engine), quiet=as_json, cluster=cluster)
     except PaperwireError as exc:
         fail(exc)
     _finish(report, as_json, "ingest summary")

@@ -102,13 +102,27 @@ class Library:
 
     # -- keeping the indexes in step -------------------------------------------------------------
 
-    def sync(self, progress: Progress | None = None, rebuild: bool = False) -> SyncReport:
+    def sync(
+        self, progress: Progress | None = None, rebuild: bool = False, cluster: str | None = None
+    ) -> SyncReport:
         """Index what the store holds and the indexes do not, or repair an index that disagrees,
-        in a draft snapshot; publish it if anything changed."""
+        in a draft snapshot; publish it if anything changed. Embeddings are made on the Ray cluster
+        at `cluster` (host:port) when one is given."""
+        embed_many = None
+        if cluster is not None and self.embedder is not None:
+            from paperwire.cluster import embed_on
+
+            s = self.settings
+            models = s.models_dir or s.data_dir / "models"
+            embed_many = embed_on(
+                cluster, s.embedding_model, s.embedding_backend, models, s.embedding_batch_size
+            )
         with sync_lock(self.index_dir):
             draft, resumed = self.snapshots.draft()
             try:
-                job = IndexSync(self.engine, draft.keyword, self._vectors_in(draft), self.embedder)
+                job = IndexSync(
+                    self.engine, draft.keyword, self._vectors_in(draft), self.embedder, embed_many
+                )
                 report = job.run(progress or (lambda _stage, _n: None), rebuild=rebuild)
             finally:
                 draft.close()  # on failure the draft stays, and the next sync carries on with it

@@ -116,8 +116,10 @@ def ingest(
     inputs: Iterable[str],
     format_name: str | None = None,
     progress: Progress | None = None,
+    cluster: str | None = None,
 ) -> IngestReport:
-    """Ingest files, folders or URLs into the store; returns the counts and the first bad records."""
+    """Ingest files, folders or URLs into the store; returns the counts and the first bad records.
+    With `cluster` (host:port of a Ray cluster's head), the batches are made there."""
     items = resolve_inputs(inputs)
     if format_name is not None:
         reader(format_name)  # an unknown name fails here, before a run is recorded
@@ -126,11 +128,14 @@ def ingest(
         work = Work(items, format_name, settings.ingest_batch_size, http_options(settings), Path(workdir))
         # child processes make the next batches while this one writes: worth their start-up
         # (~0.4 s) when there are more than a few batches
-        made = (
-            made_elsewhere(work, _makers(items, settings.ingest_processes))
-            if _large(items)
-            else batches(work)
-        )
+        if cluster is not None:
+            from paperwire.cluster import batches_on
+
+            made = batches_on(cluster, work)
+        elif _large(items):
+            made = made_elsewhere(work, _makers(items, settings.ingest_processes))
+        else:
+            made = batches(work)
         with closing(made), _long_lived_frozen():
             for batch in made:
                 with engine.begin() as conn:

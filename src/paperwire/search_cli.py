@@ -22,6 +22,12 @@ from paperwire.search.sync import SyncReport
 T = TypeVar("T")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print as JSON.")]
 LimitOption = Annotated[int, typer.Option(help="How many hits.", min=1, max=200)]
+RayOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray", metavar="ADDRESS", help="Do the work on the Ray cluster whose head is at host:port."
+    ),
+]
 
 
 def with_library(ctx: typer.Context, work: Callable[[Library], T]) -> T:
@@ -33,7 +39,9 @@ def with_library(ctx: typer.Context, work: Callable[[Library], T]) -> T:
         fail(exc)
 
 
-def sync_indexes(library: Library, quiet: bool, rebuild: bool = False) -> SyncReport:
+def sync_indexes(
+    library: Library, quiet: bool, rebuild: bool = False, cluster: str | None = None
+) -> SyncReport:
     """Bring the indexes up to date with a progress bar per stage (embedding is the slow one)."""
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, disable=quiet) as progress:
@@ -44,7 +52,7 @@ def sync_indexes(library: Library, quiet: bool, rebuild: bool = False) -> SyncRe
                 tasks[stage] = progress.add_task(f"indexing: {stage}", total=None)
             progress.advance(tasks[stage], done)
 
-        report = library.sync(update, rebuild=rebuild)
+        report = library.sync(update, rebuild=rebuild, cluster=cluster)
     if not quiet and report.repaired:
         err.print(f"[yellow]repaired:[/] {', '.join(report.repaired)} (they disagreed with the store)")
     return report
@@ -201,7 +209,24 @@ def reindex(
     as_json: JsonOption = False,
 ) -> None:
     """Rebuild the search indexes from the store (vectors come from the embedding cache)."""
-    report = with_library(ctx, lambda library: sync_indexes(library, quiet=as_json, rebuild=not check))
+    _print_sync(
+        with_library(ctx, lambda library: sync_indexes(library, quiet=as_json, rebuild=not check)), as_json
+    )
+
+
+def embed(
+    ctx: typer.Context,
+    cluster: RayOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Embed the papers that have no vector yet (or an outdated one), on a Ray cluster with --ray,
+    and bring the search indexes up to date."""
+    _print_sync(
+        with_library(ctx, lambda library: sync_indexes(library, quiet=as_json, cluster=cluster)), as_json
+    )
+
+
+def _print_sync(report: SyncReport, as_json: bool) -> None:
     summary = {"keyword": report.keyword, "embedded": report.embedded, "vectors": report.vectors}
     if as_json:
         print_json({**summary, "repaired": report.repaired})
@@ -237,4 +262,4 @@ def evaluate(
         out.print(format_table(results, title=name))
 
 
-COMMANDS = (search, related, topics, overlap, trending, reindex)
+COMMANDS = (search, related, topics, overlap, trending, reindex, embed)

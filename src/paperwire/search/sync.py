@@ -11,11 +11,12 @@ a sync writes are a draft snapshot's, published when it is done (snapshots.py).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -33,6 +34,18 @@ BATCH = 2000
 EMBED_BATCH = 256
 
 Progress = Callable[[str, int], None]  # (stage, items done)
+# lists of texts -> their vectors, in order: here (embed_here) or on a cluster (cluster.embed_on)
+EmbedMany = Callable[[Iterable[list[str]]], Iterator[np.ndarray]]
+
+
+def embed_here(embedder: Embedder) -> EmbedMany:
+    """Each list of texts embedded in turn, in this process."""
+
+    def embed_many(texts: Iterable[list[str]]) -> Iterator[np.ndarray]:
+        for batch in texts:
+            yield embedder.embed(batch) if batch else np.zeros((0, 0), dtype=np.float32)
+
+    return embed_many
 
 
 @dataclass
@@ -60,6 +73,23 @@ def _noop(_stage: str, _done: int) -> None:
     return None
 
 
+@dataclass
+class _Stale:
+    """A batch of papers to look at: their rows, the text each would be embedded from, its hash."""
+
+    rows: list[Any]
+    texts: dict[str, str]
+    hashes: dict[str, str]
+
+    @property
+    def todo(self) -> list[Any]:
+        """The rows whose text changed (or was never embedded): the ones to embed."""
+        return [row for row in self.rows if row.text_hash != self.hashes[row.id]]
+
+    def texts_to_embed(self) -> list[str]:
+        return [self.texts[row.id] for row in self.todo]
+
+
 class IndexSync:
     """Brings a keyword index (and, with an embedder, the vector index) up to date with the store."""
 
@@ -69,8 +99,10 @@ class IndexSync:
         keyword: KeywordIndex,
         vectors: VectorIndex | None,
         embedder: Embedder | None,
+        embed_many: EmbedMany | None = None,
     ) -> None:
         self.engine, self.keyword, self.vectors, self.embedder = engine, keyword, vectors, embedder
+        self.embed_many = embed_many  # None: embed_here(embedder)
 
     def run(self, progress: Progress = _noop, rebuild: bool = False) -> SyncReport:
         report = SyncReport()
@@ -173,6 +205,18 @@ class IndexSync:
 
     def _embed(self, embedder: Embedder, progress: Progress) -> int:
         """Embed papers whose cached vector is missing or was made from other text."""
+        embedded = 0
+        # `again` holds the batches the embedder has taken ahead of the ones stored so far
+        stale, again = itertools.tee(self._stale(embedder))
+        vectors = (self.embed_many or embed_here(embedder))(batch.texts_to_embed() for batch in stale)
+        for batch, batch_vectors in zip(again, vectors, strict=True):
+            self._keep(embedder, batch, batch_vectors)
+            embedded += len(batch.todo)
+            progress("embed", len(batch.rows))
+        return embedded
+
+    def _stale(self, embedder: Embedder) -> Iterator[_Stale]:
+        """The papers whose cached vector is missing or out of date, in batches of EMBED_BATCH."""
         from paperwire.search.embed import paper_text
 
         p, e = schema.papers, schema.embeddings
@@ -185,40 +229,41 @@ class IndexSync:
             .order_by(p.c.id)
             .limit(EMBED_BATCH)
         )
-        embedded, after = 0, ""
+        after = ""
         while True:
             with self.engine.connect() as conn:
                 rows = conn.execute(stale, {"after": after}).all()
             if not rows:
-                return embedded
+                return
             after = rows[-1].id
             texts = {row.id: paper_text(row.title, row.abstract) for row in rows}
             hashes = {pid: text_hash(embedder.model_id, text) for pid, text in texts.items()}
-            todo = [row for row in rows if row.text_hash != hashes[row.id]]
-            vectors = embedder.embed([texts[row.id] for row in todo]) if todo else np.zeros((0, 0))
-            with self.engine.begin() as conn:
-                if todo:
-                    conn.execute(
-                        upsert(conn, e, ["paper_id", "model"]),
-                        [
-                                {
-                                    "paper_id": row.id, "model": embedder.model_id,
-                                    "content_hash": row.content_hash, "text_hash": hashes[row.id],
-                                    "vector": vector.astype(np.float16).tobytes(),
-                                }
-                            for row, vector in zip(todo, vectors, strict=True)
-                        ],
-                    )  # fmt: skip
-                unchanged = [row for row in rows if row.text_hash == hashes[row.id]]
-                if unchanged:
-                    conn.execute(
-                        sa.update(e)
-                        .where(e.c.paper_id == sa.bindparam("pid"), e.c.model == embedder.model_id)
-                        .values(content_hash=sa.bindparam("hash")),
-                        [{"pid": row.id, "hash": row.content_hash} for row in unchanged],
-                    )
-            embedded += len(todo)
-            progress("embed", len(rows))
+            yield _Stale(list(rows), texts, hashes)
+
+    def _keep(self, embedder: Embedder, batch: _Stale, vectors: np.ndarray) -> None:
+        """Store a batch's new vectors, and the new content hash of papers whose text is unchanged."""
+        e = schema.embeddings
+        with self.engine.begin() as conn:
+            if batch.todo:
+                conn.execute(
+                    upsert(conn, e, ["paper_id", "model"]),
+                    [
+                            {
+                                "paper_id": row.id, "model": embedder.model_id,
+                                "content_hash": row.content_hash, "text_hash": batch.hashes[row.id],
+                                "vector": vector.astype(np.float16).tobytes(),
+                            }
+                        for row, vector in zip(batch.todo, vectors, strict=True)
+                    ],
+                )  # fmt: skip
+            unchanged = [row for row in batch.rows if row.text_hash == batch.hashes[row.id]]
+            if unchanged:
+                conn.execute(
+                    sa.update(e)
+                    .where(e.c.paper_id == sa.bindparam("pid"), e.c.model == embedder.model_id)
+                    .values(content_hash=sa.bindparam("hash")),
+                    [{"pid": row.id, "hash": row.content_hash} for row in unchanged],
+                )
 
     # -- vectors ---------------------------------------------------------------------------------
 

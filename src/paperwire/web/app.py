@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
@@ -24,7 +24,7 @@ from paperwire.web.access_log import AccessLog, configure_access_log
 from paperwire.web.context import Web, make_templates
 from paperwire.web.errors import install_error_handlers
 from paperwire.web.scheduler import Scheduler
-from paperwire.web.security import BodyLimit, Csrf, RateLimiter, SecurityHeaders, refuse_nul
+from paperwire.web.security import BodyLimit, Csrf, DropNul, RateLimiter, SecurityHeaders
 
 STATIC = Path(__file__).parent / "static"
 PREPARED_VARIABLE = "PAPERWIRE_WEB_PREPARED"  # set by `paperwire serve` for its worker processes
@@ -67,7 +67,6 @@ def create_app(settings: Settings, prepared: bool = False) -> FastAPI:
     app = FastAPI(
         title="paperwire API", version=__version__, description=DESCRIPTION, lifespan=lifespan,
         openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,
-        dependencies=[Depends(refuse_nul)],
     )  # fmt: skip
     app.state.web = web
     install_error_handlers(app)
@@ -87,6 +86,7 @@ def create_app(settings: Settings, prepared: bool = False) -> FastAPI:
     # added innermost first: the access log sees every request, headers go on every response
     app.add_middleware(GZipMiddleware, minimum_size=1024)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(DropNul)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog)
     return app

@@ -17,7 +17,6 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from paperwire.config import Settings
-from paperwire.errors import InputError
 from paperwire.trending import actor_id
 from paperwire.web.errors import error_response
 
@@ -93,11 +92,22 @@ class BodyLimit:
         await self.app(scope, limited_receive, send)
 
 
-def refuse_nul(request: Request) -> None:
-    """Refuse a NUL character in the path or the query (no id, name or query has one), the same
-    way on every database: SQLite would look for it and PostgreSQL cannot take it at all."""
-    if "\x00" in request.url.path or b"%00" in request.scope.get("query_string", b""):
-        raise InputError("the address contains a NUL character (%00)", hint="remove it and try again")
+class DropNul:
+    """Drops NUL characters from the path and the query before routing: no id, name or query has
+    one, and a database may not take one (PostgreSQL cannot), so every page answers as without it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]):
+            scope = {
+                **scope,
+                "query_string": scope.get("query_string", b"").replace(b"%00", b""),
+                "path": scope["path"].replace("\x00", ""),
+                "raw_path": scope.get("raw_path", b"").replace(b"%00", b""),
+            }
+        await self.app(scope, receive, send)
 
 
 # -- CSRF: signed double-submit tokens --------------------------------------------------------------

@@ -1,0 +1,137 @@
+"""Ray: an ingest's batches and the embeddings made on a cluster, stored here as they arrive.
+
+The cluster only computes; this process (the driver) keeps writing through the same store and index
+code as a single-process run, in the same order, so the results are the same: the batches are
+those `batches()` makes for one process (numbered, each cluster task making a run of them), and
+each embedding task embeds the very list of texts a local sync would. Ray runs a task again
+elsewhere when its node dies, and a task's result is stored once, in order: nothing is lost or
+stored twice. A driver that dies is simply run again: ingest and embedding are idempotent and skip
+what is already stored.
+
+Every node needs paperwire installed, and the input files at the same path (a shared file system).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections import deque
+from collections.abc import Generator, Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from paperwire.batches import Batch, Work, batches
+from paperwire.errors import ConfigError, InputError
+from paperwire.search.sync import EmbedMany
+
+if TYPE_CHECKING:
+    from paperwire.search.embed import Embedder
+
+BATCHES_PER_TASK = 4  # store batches (of ingest_batch_size records) one ingest task makes
+IN_FLIGHT_PER_CPU = 2  # tasks queued per cluster CPU: every worker has its next one waiting
+RETRIES = 3  # times Ray runs a task again after its worker or node died
+
+
+def connect(address: str) -> Any:
+    """The ray module, joined to the cluster at `address` (host:port of its head node)."""
+    try:
+        import ray
+    except ImportError as exc:
+        raise ConfigError(
+            "Ray is not installed", hint="install it with: pip install 'paperwire[ray]'"
+        ) from exc
+    if not ray.is_initialized():
+        try:
+            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise ConfigError(
+                f"cannot join the Ray cluster at {address}: {exc}",
+                hint="start one with `ray start --head`, and give its address as host:port",
+            ) from exc
+    return ray
+
+
+def _in_flight(ray: Any) -> int:
+    return max(1, int(ray.cluster_resources().get("CPU", 1))) * IN_FLIGHT_PER_CPU
+
+
+# -- ingest --------------------------------------------------------------------------------------
+
+
+def _make_batches(work: Work, first: int, stop: int) -> list[Batch]:
+    """The store batches numbered first..stop-1 (fewer where the input ends), fingerprinted."""
+    from paperwire.batches import _RecentPrints
+
+    made = list(batches(work, first=first, stop=stop))
+    prints = _RecentPrints()
+    for batch in made:
+        batch.prints = prints.of(batch.papers)
+    return made
+
+
+def batches_on(address: str, work: Work) -> Generator[Batch, None, None]:
+    """batches(work), made by tasks on the Ray cluster at `address`: the same batches in the same
+    order, BATCHES_PER_TASK to a task, a few tasks ahead of the caller."""
+    if any(urlparse(item).scheme in ("http", "https") for item in work.inputs):
+        raise InputError(
+            "an ingest on a cluster reads files, not URLs",
+            hint="download the files to a folder every node sees, then ingest that",
+        )
+    ray = connect(address)
+    task = ray.remote(max_retries=RETRIES, retry_exceptions=False)(_make_batches)
+    work = Work([str(Path(item).resolve()) for item in work.inputs], work.format_name, work.size,
+                work.http, work.workdir)  # fmt: skip
+    pending: deque[Any] = deque()
+    submitted, window = 0, _in_flight(ray)
+    while True:
+        while len(pending) < window:
+            pending.append(task.remote(work, submitted, submitted + BATCHES_PER_TASK))
+            submitted += BATCHES_PER_TASK
+        made = ray.get(pending.popleft())
+        yield from made
+        if len(made) < BATCHES_PER_TASK:  # the input ended in this task's run
+            for later in pending:
+                ray.cancel(later)
+            return
+
+
+# -- embedding -----------------------------------------------------------------------------------
+
+
+@functools.cache
+def _node_embedder(model: str | None, backend: str, models_dir: str, batch_size: int) -> Embedder:
+    """The embedder of a cluster worker process, loaded by its first task and kept for the next."""
+    from paperwire.search.embed import load_embedder
+
+    return load_embedder(model, backend, Path(models_dir), batch_size)
+
+
+def _embed_texts(model: str | None, backend: str, models_dir: str, size: int, texts: list[str]) -> Any:
+    return _node_embedder(model, backend, models_dir, size).embed(texts)
+
+
+def embed_on(address: str, model: str | None, backend: str, models_dir: Path, batch_size: int) -> EmbedMany:
+    """Each list of texts embedded by a task on the Ray cluster, results in order; a GPU per task
+    where the cluster has GPUs and the backend can use one (torch)."""
+    ray = connect(address)
+    gpus = 1 if backend == "torch" and ray.cluster_resources().get("GPU", 0) >= 1 else 0
+    task = ray.remote(max_retries=RETRIES, retry_exceptions=False, num_gpus=gpus)(_embed_texts)
+    window = _in_flight(ray)
+
+    def embed_many(texts: Iterable[list[str]]) -> Iterator[np.ndarray]:
+        pending: deque[Any] = deque()  # a task's result, or None for a list with nothing to embed
+
+        def result(ref: Any) -> np.ndarray:
+            return np.zeros((0, 0), dtype=np.float32) if ref is None else ray.get(ref)
+
+        for batch in texts:
+            pending.append(task.remote(model, backend, str(models_dir), batch_size, batch) if batch else None)
+            if len(pending) >= window:
+                yield result(pending.popleft())
+        while pending:
+            yield result(pending.popleft())
+
+    return embed_many
