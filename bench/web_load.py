@@ -12,6 +12,10 @@ drawn at random ("repeated": the result cache answers most) or never the same tw
 query plus one word of another, so every request is searched and embedded).
 Before each mode, `--single` seconds of one client alone measure the service time without queueing.
 
+With `--publish-every S`, a publisher beside the clients ingests one new paper every S seconds
+(`paperwire ingest`, which embeds it and publishes a new index snapshot that every worker switches to):
+the figures then show searching while snapshots are swapped (use a copy of the data directory).
+
 Counted: requests/s, latency p50/p95/p99/max as the client sees it, transport errors and non-200
 answers (by status), the duration the server logged for the same requests (its access log, so time
 spent queueing inside the server shows), CPU used by the server processes and by this client, and the
@@ -33,6 +37,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -201,6 +206,44 @@ def logged_durations(log: Path, offset: int, mode: str) -> tuple[list[float], in
     return durations, offset + len(chunk)
 
 
+class Publisher(threading.Thread):
+    """Ingests a new one-paper listing every `every` seconds until stopped; each ingest publishes a
+    new index snapshot. Counts the ones that succeeded and how long each took."""
+
+    def __init__(self, args: argparse.Namespace, folder: Path) -> None:
+        super().__init__(daemon=True)
+        self.args, self.folder = args, folder
+        self.stopping = threading.Event()
+        self.took: list[float] = []
+        self.failed = 0
+
+    def run(self) -> None:
+        paperwire = Path(sys.executable).parent / "paperwire"
+        env = {**os.environ, "PAPERWIRE_EMBEDDINGS": "true"}
+        if self.args.models_dir:
+            env["PAPERWIRE_MODELS_DIR"] = str(self.args.models_dir)
+        for n in itertools.count():
+            if self.stopping.wait(self.args.publish_every):
+                return
+            listing = self.folder / str(n) / f"2099-01-{n % 28 + 1:02d}.jsonl"  # a daily listing's name
+            listing.parent.mkdir()
+            paper = {
+                "id": f"2901.{n:05d}", "abs": "", "pdf": "", "authors": ["Snap Shot"],
+                "categories": ["cs.IR"], "title": f"Index snapshot number {n}",
+                "summary": f"A paper published with snapshot {n}.",
+            }  # fmt: skip
+            listing.write_text(json.dumps(paper) + "\n")
+            started = time.perf_counter()
+            done = subprocess.run(
+                [str(paperwire), "--data-dir", str(self.args.data_dir), "ingest", str(listing), "--json"],
+                env=env, capture_output=True,
+            )  # fmt: skip
+            if done.returncode == 0:
+                self.took.append(time.perf_counter() - started)
+            else:
+                self.failed += 1
+
+
 def measure(
     args: argparse.Namespace, base: str, server: subprocess.Popen[bytes], log: Path, queries: list[str]
 ) -> list[dict[str, Any]]:
@@ -212,7 +255,19 @@ def measure(
         load_before = os.getloadavg()
         cpu_server, cpu_client, wall = server_cpu(server), client_cpu(), time.perf_counter()
         stream = query_stream(queries, kind, 2)
-        row = asyncio.run(drive(base, mode, stream, args.clients, args.warmup, args.seconds))
+        with tempfile.TemporaryDirectory(prefix="paperwire-publish-") as listings:
+            publisher = Publisher(args, Path(listings))
+            if args.publish_every:
+                publisher.start()
+            row = asyncio.run(drive(base, mode, stream, args.clients, args.warmup, args.seconds))
+            publisher.stopping.set()
+            if args.publish_every:
+                publisher.join()
+                row["snapshots_published"] = len(publisher.took)
+                row["publish_failed"] = publisher.failed
+                row["publish_s_median"] = (
+                    round(float(np.median(publisher.took)), 2) if publisher.took else None
+                )
         row["queries"] = kind
         wall = time.perf_counter() - wall
         row["server_cpu_cores"] = round((server_cpu(server) - cpu_server) / wall, 2)
@@ -250,6 +305,9 @@ def main() -> None:
         help="query streams (see query_stream)",
     )  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="Write the figures here as JSON.")
+    parser.add_argument(
+        "--publish-every", type=float, default=0.0, help="Seconds between new snapshots published (0: none)."
+    )
     args = parser.parse_args()
     if not (args.data_dir / "paperwire.db").exists():
         raise SystemExit(

@@ -21,6 +21,9 @@ from paperwire.store import schema
 from ray_cluster import RayCluster
 
 pytest.importorskip("ray")
+# The scale-out configuration, run in the PostgreSQL pass (the store code it drives is the same code
+# the rest of the suite runs on both databases; two minutes of Ray clusters once, not twice)
+pytestmark = pytest.mark.postgres_only
 
 DAYS = 4  # daily arXiv listings: some 1,500 records, with new versions and cross-lists between days
 

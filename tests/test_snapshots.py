@@ -155,7 +155,7 @@ def test_the_indexes_of_an_older_paperwire_become_the_first_snapshot(tmp_path: P
     library.close()
     # the layout before snapshots: index/keyword (and index/vectors) straight in the index folder
     index = data_dir / "index"
-    (index / library.snapshots.current().directory.relative_to(index) / "keyword").rename(index / "keyword")
+    (library.snapshots.current().directory / "keyword").rename(index / "keyword")
     (index / "CURRENT").unlink()
     shutil.rmtree(index / "snapshots")
     library = keyword_library(data_dir)

@@ -60,7 +60,7 @@ def _system(library: Library, name: str, mode: str) -> System:
 
 def _flat_system(library: Library, name: str) -> System:
     """Keyword search scored like the reference (one text field), to check the BM25 set-up."""
-    index = KeywordIndex(library.index_dir / "keyword", title_boost=0.0)
+    index = KeywordIndex(library.snapshots.current().directory / "keyword", title_boost=0.0)
     d = schema.search_docs
 
     def search(query: str, k: int) -> list[str]:
