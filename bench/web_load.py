@@ -222,13 +222,14 @@ class Publisher(threading.Thread):
         env = {**os.environ, "PAPERWIRE_EMBEDDINGS": "true"}
         if self.args.models_dir:
             env["PAPERWIRE_MODELS_DIR"] = str(self.args.models_dir)
-        for n in itertools.count():
+        first = int(time.time() * 10) % 90_000  # ids an earlier run on the same data directory did not use
+        for n in itertools.count(first):
             if self.stopping.wait(self.args.publish_every):
                 return
             listing = self.folder / str(n) / f"2099-01-{n % 28 + 1:02d}.jsonl"  # a daily listing's name
             listing.parent.mkdir()
             paper = {
-                "id": f"2901.{n:05d}", "abs": "", "pdf": "", "authors": ["Snap Shot"],
+                "id": f"2901.{n % 100_000:05d}", "abs": "", "pdf": "", "authors": ["Snap Shot"],
                 "categories": ["cs.IR"], "title": f"Index snapshot number {n}",
                 "summary": f"A paper published with snapshot {n}.",
             }  # fmt: skip
@@ -238,7 +239,7 @@ class Publisher(threading.Thread):
                 [str(paperwire), "--data-dir", str(self.args.data_dir), "ingest", str(listing), "--json"],
                 env=env, capture_output=True,
             )  # fmt: skip
-            if done.returncode == 0:
+            if done.returncode == 0:  # 0: something new arrived, and a snapshot was published
                 self.took.append(time.perf_counter() - started)
             else:
                 self.failed += 1
