@@ -393,3 +393,12 @@ def test_an_unreachable_database_server_is_a_clear_error(tmp_path: Path) -> None
     message = flat(result.stderr)
     assert "cannot open the database postgresql+psycopg://reader:***@127.0.0.1:1/paperwire" in message
     assert "PAPERWIRE_DATABASE_URL" in message and "hunter2" not in message and "Traceback" not in message
+
+
+def test_ingest_on_a_ray_cluster_that_is_not_there_says_so_at_once(tmp_path: Path, seeds: list[Path]) -> None:
+    data = tmp_path / "data"
+    result = paperwire("--data-dir", data, "ingest", "--ray", "127.0.0.1:1", seeds[0], cwd=tmp_path)
+    assert result.returncode == 1
+    message = flat(result.stderr)
+    assert "no Ray cluster answers at 127.0.0.1:1" in message and "ray start --head" in message
+    assert "Traceback" not in result.stderr

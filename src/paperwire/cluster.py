@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import socket
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator
 from pathlib import Path
@@ -44,6 +45,7 @@ def connect(address: str) -> Any:
             "Ray is not installed", hint="install it with: pip install 'paperwire[ray]'"
         ) from exc
     if not ray.is_initialized():
+        _reachable(address)
         try:
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -52,6 +54,18 @@ def connect(address: str) -> Any:
                 hint="start one with `ray start --head`, and give its address as host:port",
             ) from exc
     return ray
+
+
+def _reachable(address: str) -> None:
+    """Fail at once on an address nothing listens on (Ray itself would retry for minutes)."""
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=5).close()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(
+            f"no Ray cluster answers at {address}: {exc}",
+            hint="start one with `ray start --head` and give its head's address as host:port",
+        ) from exc
 
 
 def _in_flight(ray: Any) -> int:
