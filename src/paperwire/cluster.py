@@ -31,7 +31,11 @@ from paperwire.search.sync import EmbedMany
 if TYPE_CHECKING:
     from paperwire.search.embed import Embedder
 
-BATCHES_PER_TASK = 4  # store batches (of ingest_batch_size records) one ingest task makes
+# Store batches (of ingest_batch_size records) one ingest task makes. A task reads its inputs from
+# the start, skipping the records of earlier batches unparsed (JSON lines: about 1 GB/s), so the
+# reading repeats once per task: 8 batches of 2,000 make some 170 tasks for all of arXiv, a few
+# percent of the cluster's work beside embedding it.
+BATCHES_PER_TASK = 8
 IN_FLIGHT_PER_CPU = 2  # tasks queued per cluster CPU: every worker has its next one waiting
 RETRIES = 3  # times Ray runs a task again after its worker or node died
 
