@@ -120,9 +120,10 @@ def test_a_node_killed_mid_run_then_a_rerun_loses_and_doubles_nothing(
     assert run.poll() is None, "the run ended before the node could be killed"
     cluster.kill(cluster.nodes[1])
     try:
-        run.wait(timeout=600)  # Ray runs the lost tasks again on the head node, or the run fails
+        _, err = run.communicate(timeout=600)
     finally:
         run.kill()
-    print(f"the run with a node killed ended with exit code {run.returncode}")
+    # Ray ran the lost tasks again on the head node: the run itself finished
+    assert run.returncode in (0, 3), err.decode()[-3000:]
     finished(paperwire(env, "ingest", "--ray", cluster.address, *inputs()))
     assert_same(contents(data_dir), single_process)

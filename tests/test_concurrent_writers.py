@@ -143,3 +143,33 @@ def test_the_same_address_subscribed_and_the_same_link_used_at_the_same_instant(
         outcomes = _at_once(4, partial(_confirm, engine, tokens, link))
         used = [o for o in outcomes if isinstance(o, TokenError)]
         assert len(used) == 3 and all("already used" in str(o) for o in used), outcomes
+
+
+def _store(data_dir: Path) -> dict[str, tuple[str, str]]:
+    engine = sa.create_engine(load_settings(data_dir=data_dir).database)
+    p = schema.papers
+    with engine.connect() as conn:
+        papers = {
+            row.id: (row.group_id, row.content_hash)
+            for row in conn.execute(sa.select(p.c.id, p.c.group_id, p.c.content_hash))
+        }
+    engine.dispose()
+    return papers
+
+
+def test_ingests_running_at_once_store_what_one_ingest_would(tmp_path: Path) -> None:
+    days = sorted(shared_path("data", "arxiv", "daily_arxiv_jsonl").glob("*.jsonl.gz"))[:3]
+    env = {**os.environ, "PAPERWIRE_DEMO_CORPUS": "false", "PAPERWIRE_INGEST_BATCH_SIZE": "50"}
+
+    def ingest(data_dir: Path, files: list[Path]) -> subprocess.Popen[bytes]:
+        command = [sys.executable, "-m", "paperwire", "--data-dir", str(data_dir), "ingest", "--no-index"]
+        return subprocess.Popen([*command, *map(str, files)], env=env, stderr=subprocess.PIPE)
+
+    alone = ingest(tmp_path / "alone", days)
+    assert alone.wait(timeout=300) == 0
+    # three ingests of overlapping days into one store at once: their batches interleave
+    together = [ingest(tmp_path / "together", files) for files in (days, days[1:], days[::-1])]
+    for process in together:
+        _, err = process.communicate(timeout=300)
+        assert process.returncode in (0, 3), err.decode()[-2000:]
+    assert _store(tmp_path / "together") == _store(tmp_path / "alone")

@@ -347,8 +347,9 @@ def migrate_store(
     """Move this instance's store to another database (e.g. SQLite to PostgreSQL), then compare
     every table's row count and checksum on both sides. Stop ingest, serve and digest first."""
     settings, source = _open(ctx)
-    shown = sa.make_url(to).render_as_string(hide_password=True)
+    shown = "the --to database"
     try:
+        shown = sa.make_url(to).render_as_string(hide_password=True)
         target = create_engine(to)
         columns = TextColumn("{task.description}"), TextColumn("{task.completed:,} rows")
         with Progress(*columns, console=err) as bar:
@@ -358,8 +359,14 @@ def migrate_store(
             )
     except PaperwireError as exc:
         fail(exc)
-    except (sa.exc.OperationalError, sa.exc.ArgumentError, ModuleNotFoundError) as exc:
-        fail(PaperwireError(f"cannot use the database {shown}: {exc}", hint="check the URL and the server"))
+    except sa.exc.DBAPIError as exc:  # the driver's own message: no SQL, no rows
+        fail(
+            PaperwireError(
+                f"cannot use the database {shown}: {exc.orig}", hint="check the URL and the server"
+            )
+        )
+    except (sa.exc.ArgumentError, ModuleNotFoundError) as exc:
+        fail(PaperwireError(f"cannot use the database {shown}: {exc}", hint="check the URL"))
     table = Table("table", "rows here", "rows there", "checksums")
     for check in checks:
         equal = "[green]equal[/]" if check.equal else "[red]DIFFERENT[/]"
@@ -375,8 +382,8 @@ def migrate_store(
         )
     out.print(
         f"Moved {sum(c.source_rows for c in checks):,} rows to {shown}; counts and checksums equal.\n"
-        f"Use it from now on: PAPERWIRE_DATABASE_URL={shown} (or database_url in the settings file); "
-        f"the indexes stay in {settings.data_dir}."
+        "Use it from now on: set PAPERWIRE_DATABASE_URL (or database_url in the settings file) to the "
+        f"URL given to --to; the indexes stay in {settings.data_dir}."
     )
 
 

@@ -189,6 +189,11 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def models_folder(self) -> Path:
+        """Where exported embedding models are kept: models_dir, else the data directory's models/."""
+        return self.models_dir or self.data_dir / "models"
+
+    @property
     def database(self) -> str:
         """The effective database URL."""
         return self.database_url or f"sqlite:///{self.data_dir / 'paperwire.db'}"

@@ -23,9 +23,9 @@ from paperwire.search.keyword import KeywordIndex, TermFinder, analyze, highligh
 from paperwire.search.query import ParsedQuery, SearchRequest, parse
 from paperwire.search.results import Comparison, Explanation, Hit, SearchResults, Topic
 from paperwire.search.snapshots import Snapshot, Snapshots
-from paperwire.search.sync import IndexSync, Progress, SyncReport, sync_lock
+from paperwire.search.sync import IndexSync, Progress, SyncReport
 from paperwire.search.vectors import VectorIndex
-from paperwire.store import reads, schema
+from paperwire.store import locks, reads, schema
 from paperwire.store.database import open_database
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class Library:
 
         return load_embedder(
             self.settings.embedding_model, self.settings.embedding_backend,
-            self.settings.models_dir or self.settings.data_dir / "models", self.settings.embedding_batch_size,
+            self.settings.models_folder, self.settings.embedding_batch_size,
         )  # fmt: skip
 
     @property
@@ -113,11 +113,10 @@ class Library:
             from paperwire.cluster import embed_on
 
             s = self.settings
-            models = s.models_dir or s.data_dir / "models"
             embed_many = embed_on(
-                cluster, s.embedding_model, s.embedding_backend, models, s.embedding_batch_size
+                cluster, s.embedding_model, s.embedding_backend, s.models_folder, s.embedding_batch_size
             )
-        with sync_lock(self.index_dir):
+        with locks.exclusive(self.engine, locks.INDEXES, self.index_dir / "sync.lock"):
             draft, resumed = self.snapshots.draft()
             try:
                 job = IndexSync(

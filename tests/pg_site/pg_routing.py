@@ -48,7 +48,7 @@ def _create(name: str, template: str, data_dir: Path) -> None:
             _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
             _admin("INSERT INTO routes (name, data_dir) VALUES (:name, :dir)", name=name, dir=str(data_dir))
             return
-        except (sa.exc.OperationalError, sa.exc.ProgrammingError):  # template in use, or made meanwhile
+        except sa.exc.DBAPIError:  # the template in use, or the database made meanwhile by another process
             if attempt == 49:
                 raise
             time.sleep(0.1)

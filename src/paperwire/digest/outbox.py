@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -36,8 +36,7 @@ import sqlalchemy as sa
 from paperwire.config import Settings
 from paperwire.digest import subscribers
 from paperwire.digest.transport import DeliveryError, Transport
-from paperwire.locks import file_lock
-from paperwire.store import schema
+from paperwire.store import locks, schema
 from paperwire.store.sql import insert_missing
 
 
@@ -114,27 +113,10 @@ def build_message(row: Any, sender: str) -> EmailMessage:
     return message
 
 
-# the key of PostgreSQL's advisory lock on the outbox (any fixed 64-bit number, paperwire's own)
-OUTBOX_LOCK = 0x70617065_72776972
-
-
-@contextmanager
-def exclusive(engine: sa.Engine, data_dir: Path) -> Iterator[None]:
-    """Hold the outbox lock while the block runs (waiting for another run to finish first).
-
-    On PostgreSQL an advisory lock, held by a connection of its own, so that runs on every machine
-    sharing the database exclude each other and a dead run's lock goes with its connection; on
-    SQLite, which only processes of this machine can share, a lock file in the data directory."""
-    if engine.dialect.name != "postgresql":
-        with file_lock(data_dir / "outbox.lock"):
-            yield
-        return
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(sa.select(sa.func.pg_advisory_lock(OUTBOX_LOCK)))
-        try:
-            yield
-        finally:
-            conn.execute(sa.select(sa.func.pg_advisory_unlock(OUTBOX_LOCK)))
+def exclusive(engine: sa.Engine, data_dir: Path) -> AbstractContextManager[None]:
+    """Hold the outbox lock while the block runs (waiting for another run to finish first), across
+    every machine that shares the database."""
+    return locks.exclusive(engine, locks.OUTBOX, data_dir / "outbox.lock")
 
 
 def _unsent(keys: Sequence[str] | None, subscriber_id: str | None) -> list[sa.ColumnElement[bool]]:

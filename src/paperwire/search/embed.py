@@ -327,9 +327,11 @@ def _fast_tokenizer(path: Path, max_length: int) -> tuple[Tokenizer, int]:
 
 
 def _usable_cores() -> int:
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+    """The cores this process may use, or fewer where OMP_NUM_THREADS says so (as Ray does for a
+    task: the CPUs it was granted, so that tasks side by side on a node do not oversubscribe it)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    granted = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, min(cores, int(granted)) if granted.isdigit() and int(granted) > 0 else cores)
 
 
 def _bundled_path() -> Path:

@@ -20,6 +20,7 @@ import shutil
 import threading
 from pathlib import Path
 
+from paperwire.errors import ConfigError
 from paperwire.locks import file_lock
 from paperwire.search.keyword import KeywordIndex
 from paperwire.search.vectors import VectorIndex
@@ -34,6 +35,15 @@ def _link(source: str, target: str) -> None:
         os.link(source, target)
     except OSError:
         shutil.copy2(source, target)
+
+
+def _fsync_directory(path: Path) -> None:
+    """Make the renames in a folder durable (a power cut could otherwise undo them)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 class Snapshot:
@@ -75,7 +85,9 @@ class Snapshots:
         with file_lock(self.index_dir / "snapshots.lock"):
             if self.pointer.exists():
                 return
-            first = self.root / f"{1:06d}"
+            # a pointer lost while snapshots remain: the newest of them (the numbers go on from it)
+            existing = sorted(p.name for p in self.root.glob("[0-9]*") if p.is_dir())
+            first = self.root / (existing[-1] if existing else f"{1:06d}")
             first.mkdir(parents=True, exist_ok=True)
             for part in ("keyword", "vectors"):
                 if (self.index_dir / part).is_dir() and not (first / part).exists():
@@ -84,12 +96,15 @@ class Snapshots:
             self._point_to(first.name)
 
     def _point_to(self, name: str) -> None:
+        """Switch CURRENT to the snapshot, durably: its folder, then the pointer, then its folder."""
+        _fsync_directory(self.root)
         temporary = self.pointer.with_name("CURRENT.tmp")
         with temporary.open("w") as handle:
             handle.write(name)
             handle.flush()
             os.fsync(handle.fileno())
         temporary.replace(self.pointer)
+        _fsync_directory(self.index_dir)
 
     def published(self) -> str:
         return self.pointer.read_text().strip()
@@ -105,7 +120,13 @@ class Snapshots:
             return held[1]
         with self._lock:
             if self._held is None or self._held[0] != stamp:
-                self._held = (stamp, Snapshot(self.root / self.published(), self.title_boost))
+                directory = self.root / self.published()
+                if not directory.is_dir():  # never create an empty index where a snapshot should be
+                    raise ConfigError(
+                        f"the published index snapshot {directory} is missing",
+                        hint="rebuild the indexes with `paperwire reindex`",
+                    )
+                self._held = (stamp, Snapshot(directory, self.title_boost))
             return self._held[1]
 
     def close(self) -> None:
@@ -136,6 +157,9 @@ class Snapshots:
             shutil.rmtree(self.root / old, ignore_errors=True)
 
     def discard(self, draft: Snapshot) -> None:
-        """Remove a draft that changed nothing."""
+        """Remove a draft that changed nothing (renamed first: a half-deleted draft is never resumed)."""
         draft.close()
-        shutil.rmtree(draft.directory, ignore_errors=True)
+        doomed = self.root / f".discarded-{draft.name}"
+        shutil.rmtree(doomed, ignore_errors=True)
+        draft.directory.rename(doomed)
+        shutil.rmtree(doomed, ignore_errors=True)

@@ -13,15 +13,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sqlalchemy as sa
 
-from paperwire.locks import file_lock
 from paperwire.search.keyword import KeywordDoc, KeywordIndex
 from paperwire.search.vectors import VectorIndex
 from paperwire.store import schema
@@ -58,11 +55,6 @@ class SyncReport:
     @property
     def changed(self) -> bool:
         return bool(self.keyword or self.embedded or self.vectors or self.repaired)
-
-
-def sync_lock(directory: Path) -> AbstractContextManager[None]:
-    """One index writer at a time across processes; a second one waits for the first."""
-    return file_lock(directory / "sync.lock")
 
 
 def text_hash(model_id: str, text: str) -> str:
@@ -278,7 +270,8 @@ class IndexSync:
         )
         written: list[tuple[int, str]] = []
         with self.engine.connect() as conn:
-            for rows in conn.execute(pending).partitions(BATCH * 5):
+            # streamed (PostgreSQL's driver would otherwise fetch every vector before the first)
+            for rows in conn.execution_options(yield_per=BATCH * 5).execute(pending).partitions():
                 keys = [row.key for row in rows]
                 matrix = np.frombuffer(b"".join(row.vector for row in rows), dtype=np.float16)
                 vectors.upsert(keys, matrix.reshape(len(keys), vectors.dim).astype(np.float32))

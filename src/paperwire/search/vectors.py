@@ -7,6 +7,7 @@ readers memory-map the file of the snapshot they opened (see snapshots.py), whic
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +92,8 @@ class VectorIndex:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
         self._index.save(str(tmp))
+        with tmp.open("rb") as written:  # on disk before it is renamed into place
+            os.fsync(written.fileno())
         meta_tmp = self.meta_path.with_name(self.meta_path.name + ".tmp")
         meta_tmp.write_text(json.dumps({"model": self.model_id, "dim": self.dim, "count": len(self._index)}))
         meta_tmp.replace(self.meta_path)

@@ -14,6 +14,7 @@ from alembic.script import ScriptDirectory
 
 from paperwire.config import Settings
 from paperwire.errors import ConfigError
+from paperwire.store import locks
 from paperwire.store.sql import json_text
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -25,7 +26,10 @@ def create_engine(url: str) -> sa.Engine:
     parsed = sa.make_url(url)
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
-    engine = sa.create_engine(parsed, json_serializer=json_text, json_deserializer=orjson.loads)
+    # hide_parameters: an error message never carries a row's values (addresses, tokens)
+    engine = sa.create_engine(
+        parsed, json_serializer=json_text, json_deserializer=orjson.loads, hide_parameters=True
+    )
     if engine.dialect.name == "sqlite":
 
         @sa.event.listens_for(engine, "connect")
@@ -74,8 +78,10 @@ def open_database(settings: Settings) -> sa.Engine:
         ) from exc
     engine = create_engine(settings.database)
     try:
-        migrate(engine)
-    except sa.exc.OperationalError as exc:
+        # processes opening a new store (or a new version) at the same moment take turns
+        with locks.exclusive(engine, locks.MIGRATIONS, settings.data_dir / "migrate.lock"):
+            migrate(engine)
+    except sa.exc.DBAPIError as exc:
         if engine.dialect.name == "sqlite":
             hint = "check that the data directory is writable and the file is a paperwire database"
         else:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from paperwire import dedup
 from paperwire.merge import merge
 from paperwire.models import IngestCounts, Paper, Version
-from paperwire.store import schema
+from paperwire.store import locks, schema
 from paperwire.store.sql import delete_many, execute_in, insert_many, json_text
 
 # what a batch reads of a stored paper
@@ -113,7 +113,8 @@ def write_batch(
     conn: sa.Connection, papers: Sequence[Paper], prints: dedup.Prints | None, threshold: float, now: str
 ) -> IngestCounts:
     """Store a batch of normalised papers in the open transaction, with their fingerprints if given
-    (or else made here); returns what changed."""
+    (or else made here); returns what changed. Batches of concurrent ingests take turns."""
+    locks.hold_for_writing(conn)
     batch = _Batch(state=_load(conn, list(dict.fromkeys(p.id for p in papers))))
     for paper in papers:
         _absorb(batch, paper, now)

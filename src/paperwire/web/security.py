@@ -105,7 +105,7 @@ class DropNul:
                 **scope,
                 "query_string": scope.get("query_string", b"").replace(b"%00", b""),
                 "path": scope["path"].replace("\x00", ""),
-                "raw_path": scope.get("raw_path", b"").replace(b"%00", b""),
+                "raw_path": (scope.get("raw_path") or b"").replace(b"%00", b"") or None,
             }
         await self.app(scope, receive, send)
 
