@@ -36,12 +36,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if DATABASE != "postgresql":
         return
     _server = PostgresServer().start()
-    _server.admin(f"CREATE DATABASE {pg_routing.TEMPLATE}")
-    _server.admin("CREATE TABLE routes (name text PRIMARY KEY, data_dir text NOT NULL)")
+    os.environ[pg_routing.SERVER] = _server.url("").rstrip("/")
+    pg_routing.admin(f"CREATE DATABASE {pg_routing.TEMPLATE}")
+    pg_routing.admin("CREATE TABLE routes (name text PRIMARY KEY, data_dir text NOT NULL)")
     template = create_engine(_server.url(pg_routing.TEMPLATE))
     migrate(template)
     template.dispose()
-    os.environ[pg_routing.SERVER] = _server.url("").rstrip("/")
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PG_SITE), os.environ.get("PYTHONPATH")]))
     pg_routing.route()
 

@@ -14,8 +14,6 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import sqlalchemy as sa
-
 from mail_server import free_port
 
 USER = "paperwire"
@@ -75,10 +73,3 @@ class PostgresServer:
 
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://{USER}@127.0.0.1:{self.port}/{database}"
-
-    def admin(self, sql: str) -> None:
-        """Run a statement outside a transaction in the server's maintenance database."""
-        engine = sa.create_engine(self.url("postgres"), isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
-        with engine.connect() as conn:
-            conn.exec_driver_sql(sql)
-        engine.dispose()

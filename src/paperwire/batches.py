@@ -73,7 +73,7 @@ class Batcher:
         return batch
 
 
-class _RecentPrints:
+class RecentPrints:
     """Fingerprints of the papers of batches; a text seen recently is not fingerprinted again."""
 
     def __init__(self) -> None:
@@ -211,7 +211,7 @@ def serve() -> None:
     os.dup2(2, 1)  # what anything prints goes to stderr, not into the batches
     try:
         work, part, parts = pickle.load(sys.stdin.buffer)
-        prints = _RecentPrints()
+        prints = RecentPrints()
         waited = spent = 0.0  # so far: waiting for the parent to take a batch; fingerprinting
         for batch in batches(work, part, parts):
             # Fingerprints take ~30% of the work here. Make them here with the time the parent has

@@ -14,17 +14,19 @@ Every node needs paperwire installed, and the input files at the same path (a sh
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import socket
 from collections import deque
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import numpy as np
 
-from paperwire.batches import Batch, Work, batches
+from paperwire.batches import Batch, RecentPrints, Work, batches
 from paperwire.errors import ConfigError, InputError
 from paperwire.search.sync import EmbedMany
 
@@ -72,8 +74,26 @@ def _reachable(address: str) -> None:
         ) from exc
 
 
-def _in_flight(ray: Any) -> int:
-    return max(1, int(ray.cluster_resources().get("CPU", 1))) * IN_FLIGHT_PER_CPU
+def _in_order(ray: Any, calls: Iterable[Callable[[], Any]]) -> Generator[Any, None, None]:
+    """The results of the calls (each submits one task), in their order, with a few tasks ahead
+    of the caller; the tasks still running when the caller stops are cancelled."""
+    window = max(1, int(ray.cluster_resources().get("CPU", 1))) * IN_FLIGHT_PER_CPU
+    pending: deque[Any] = deque()
+    try:
+        for call in calls:
+            pending.append(call())
+            if len(pending) >= window:
+                yield _result(ray, pending.popleft())
+        while pending:
+            yield _result(ray, pending.popleft())
+    finally:
+        for ref in pending:
+            if isinstance(ref, ray.ObjectRef):
+                ray.cancel(ref)
+
+
+def _result(ray: Any, ref: Any) -> Any:
+    return ray.get(ref) if isinstance(ref, ray.ObjectRef) else ref
 
 
 # -- ingest --------------------------------------------------------------------------------------
@@ -81,10 +101,8 @@ def _in_flight(ray: Any) -> int:
 
 def _make_batches(work: Work, first: int, stop: int) -> list[Batch]:
     """The store batches numbered first..stop-1 (fewer where the input ends), fingerprinted."""
-    from paperwire.batches import _RecentPrints
-
     made = list(batches(work, first=first, stop=stop))
-    prints = _RecentPrints()
+    prints = RecentPrints()
     for batch in made:
         batch.prints = prints.of(batch.papers)
     return made
@@ -102,18 +120,13 @@ def batches_on(address: str, work: Work) -> Generator[Batch, None, None]:
     task = ray.remote(max_retries=RETRIES, retry_exceptions=False)(_make_batches)
     work = Work([str(Path(item).resolve()) for item in work.inputs], work.format_name, work.size,
                 work.http, work.workdir)  # fmt: skip
-    pending: deque[Any] = deque()
-    submitted, window = 0, _in_flight(ray)
-    while True:
-        while len(pending) < window:
-            pending.append(task.remote(work, submitted, submitted + BATCHES_PER_TASK))
-            submitted += BATCHES_PER_TASK
-        made = ray.get(pending.popleft())
-        yield from made
-        if len(made) < BATCHES_PER_TASK:  # the input ended in this task's run
-            for later in pending:
-                ray.cancel(later)
-            return
+    runs = (functools.partial(task.remote, work, n, n + BATCHES_PER_TASK)
+            for n in itertools.count(0, BATCHES_PER_TASK))  # fmt: skip
+    with closing(_in_order(ray, runs)) as made_by_tasks:
+        for made in made_by_tasks:
+            yield from made
+            if len(made) < BATCHES_PER_TASK:  # the input ended in this task's run
+                return
 
 
 # -- embedding -----------------------------------------------------------------------------------
@@ -137,19 +150,13 @@ def embed_on(address: str, model: str | None, backend: str, models_dir: Path, ba
     ray = connect(address)
     gpus = 1 if backend == "torch" and ray.cluster_resources().get("GPU", 0) >= 1 else 0
     task = ray.remote(max_retries=RETRIES, retry_exceptions=False, num_gpus=gpus)(_embed_texts)
-    window = _in_flight(ray)
 
     def embed_many(texts: Iterable[list[str]]) -> Iterator[np.ndarray]:
-        pending: deque[Any] = deque()  # a task's result, or None for a list with nothing to embed
+        def call(batch: list[str]) -> Callable[[], Any]:  # a list with nothing to embed costs no task
+            if not batch:
+                return lambda: np.zeros((0, 0), dtype=np.float32)
+            return functools.partial(task.remote, model, backend, str(models_dir), batch_size, batch)
 
-        def result(ref: Any) -> np.ndarray:
-            return np.zeros((0, 0), dtype=np.float32) if ref is None else ray.get(ref)
-
-        for batch in texts:
-            pending.append(task.remote(model, backend, str(models_dir), batch_size, batch) if batch else None)
-            if len(pending) >= window:
-                yield result(pending.popleft())
-        while pending:
-            yield result(pending.popleft())
+        return _in_order(ray, map(call, texts))
 
     return embed_many

@@ -24,7 +24,8 @@ TEMPLATE = "paperwire_template"
 _known: dict[str, str] = {}
 
 
-def _admin(sql: str, **params: str) -> list[tuple[str, ...]]:
+def admin(sql: str, **params: str) -> list[tuple[str, ...]]:
+    """Run a statement outside a transaction in the server's maintenance database."""
     url = f"{os.environ[SERVER]}/postgres"
     engine = sa.create_engine(url, isolation_level="AUTOCOMMIT", poolclass=sa.NullPool)
     try:
@@ -42,11 +43,11 @@ def name_for(data_dir: Path) -> str:
 def _create(name: str, template: str, data_dir: Path) -> None:
     """CREATE DATABASE from a template, retried while another process is copying the same one."""
     for attempt in range(50):
-        if _admin("SELECT 1 FROM pg_database WHERE datname = :name", name=name):
+        if admin("SELECT 1 FROM pg_database WHERE datname = :name", name=name):
             return
         try:
-            _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
-            _admin("INSERT INTO routes (name, data_dir) VALUES (:name, :dir)", name=name, dir=str(data_dir))
+            admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}" STRATEGY FILE_COPY')
+            admin("INSERT INTO routes (name, data_dir) VALUES (:name, :dir)", name=name, dir=str(data_dir))
             return
         except sa.exc.DBAPIError:  # the template in use, or the database made meanwhile by another process
             if attempt == 49:
@@ -64,7 +65,7 @@ def database_for(data_dir: Path) -> str:
 
 
 def has_database(data_dir: Path) -> bool:
-    return bool(_admin("SELECT 1 FROM pg_database WHERE datname = :name", name=name_for(data_dir)))
+    return bool(admin("SELECT 1 FROM pg_database WHERE datname = :name", name=name_for(data_dir)))
 
 
 def copy_data_dir(source: Path, target: Path) -> None:
@@ -72,16 +73,16 @@ def copy_data_dir(source: Path, target: Path) -> None:
     shutil.copytree(source, target)
     if SERVER in os.environ:
         origin = name_for(source)
-        _admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name", name=origin)
+        admin("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name", name=origin)
         _create(name_for(target), origin, target)
 
 
 def drop_under(folder: Path) -> None:
     """Drop the databases of every data directory under `folder` (a test's temporary folder)."""
     prefix = str(folder.resolve()) + os.sep
-    for (name,) in _admin("SELECT name FROM routes WHERE starts_with(data_dir, :prefix)", prefix=prefix):
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        _admin("DELETE FROM routes WHERE name = :name", name=name)
+    for (name,) in admin("SELECT name FROM routes WHERE starts_with(data_dir, :prefix)", prefix=prefix):
+        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin("DELETE FROM routes WHERE name = :name", name=name)
         _known.pop(name, None)
 
 

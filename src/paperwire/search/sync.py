@@ -67,19 +67,13 @@ def _noop(_stage: str, _done: int) -> None:
 
 @dataclass
 class _Stale:
-    """A batch of papers to look at: their rows, the text each would be embedded from, its hash."""
+    """A batch of papers to look at: their rows, the hash of the text each would be embedded from,
+    and the rows whose text changed (or was never embedded) with those texts: the ones to embed."""
 
     rows: list[Any]
-    texts: dict[str, str]
     hashes: dict[str, str]
-
-    @property
-    def todo(self) -> list[Any]:
-        """The rows whose text changed (or was never embedded): the ones to embed."""
-        return [row for row in self.rows if row.text_hash != self.hashes[row.id]]
-
-    def texts_to_embed(self) -> list[str]:
-        return [self.texts[row.id] for row in self.todo]
+    todo: list[Any]
+    texts_to_embed: list[str]
 
 
 class IndexSync:
@@ -200,7 +194,7 @@ class IndexSync:
         embedded = 0
         # `again` holds the batches the embedder has taken ahead of the ones stored so far
         stale, again = itertools.tee(self._stale(embedder))
-        vectors = (self.embed_many or embed_here(embedder))(batch.texts_to_embed() for batch in stale)
+        vectors = (self.embed_many or embed_here(embedder))(batch.texts_to_embed for batch in stale)
         for batch, batch_vectors in zip(again, vectors, strict=True):
             self._keep(embedder, batch, batch_vectors)
             embedded += len(batch.todo)
@@ -230,7 +224,8 @@ class IndexSync:
             after = rows[-1].id
             texts = {row.id: paper_text(row.title, row.abstract) for row in rows}
             hashes = {pid: text_hash(embedder.model_id, text) for pid, text in texts.items()}
-            yield _Stale(list(rows), texts, hashes)
+            todo = [row for row in rows if row.text_hash != hashes[row.id]]
+            yield _Stale(list(rows), hashes, todo, [texts[row.id] for row in todo])
 
     def _keep(self, embedder: Embedder, batch: _Stale, vectors: np.ndarray) -> None:
         """Store a batch's new vectors, and the new content hash of papers whose text is unchanged."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +55,16 @@ def _alembic_config() -> Config:
     return config
 
 
-def migrate(engine: sa.Engine) -> None:
-    """Bring the schema to the newest migration (a no-op when it is already there)."""
+def migrate(engine: sa.Engine, turn: AbstractContextManager[object] | None = None) -> None:
+    """Bring the schema to the newest migration (a no-op when it is already there); an upgrade
+    waits for `turn` (a lock) and looks again, so that processes opening a store at once take turns."""
     config = _alembic_config()
     head = ScriptDirectory.from_config(config).get_current_head()
-    with engine.begin() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-        if current == head:
+    with engine.connect() as connection:
+        if MigrationContext.configure(connection).get_current_revision() == head:
+            return
+    with turn or nullcontext(), engine.begin() as connection:
+        if MigrationContext.configure(connection).get_current_revision() == head:
             return
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
@@ -78,9 +82,7 @@ def open_database(settings: Settings) -> sa.Engine:
         ) from exc
     engine = create_engine(settings.database)
     try:
-        # processes opening a new store (or a new version) at the same moment take turns
-        with locks.exclusive(engine, locks.MIGRATIONS, settings.data_dir / "migrate.lock"):
-            migrate(engine)
+        migrate(engine, locks.exclusive(engine, locks.MIGRATIONS, settings.data_dir / "migrate.lock"))
     except sa.exc.DBAPIError as exc:
         if engine.dialect.name == "sqlite":
             hint = "check that the data directory is writable and the file is a paperwire database"
