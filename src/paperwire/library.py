@@ -222,28 +222,30 @@ class Library:
 
     def related(self, paper_id: str, limit: int = 10) -> list[Hit]:
         """Nearest papers by meaning, sharpened by shared distinctive terms; never its own group."""
-        paper = self.paper(paper_id)
-        d = schema.search_docs
         with self.engine.connect() as conn:
-            key = conn.execute(sa.select(d.c.key).where(d.c.paper_id == paper["id"])).scalar()
+            key, paper = reads.search_source(conn, paper_id)
         snapshot = self.snapshots.current()
-        neighbours = self._semantic_pool.submit(self._neighbours, snapshot, key)
+        text = f"{paper['title']} {paper['abstract']}"
+        neighbours = self._semantic_pool.submit(self._neighbours, snapshot, key, text)
         keyword = [
             (h.key, h.score) for h in snapshot.keyword.similar(paper["title"], paper["abstract"], CANDIDATES)
         ]
-        semantic = neighbours.result()
+        semantic, terms = neighbours.result()
         fused = [f for f in fuse(keyword, semantic, self.settings.fusion) if f.key != key]
         best = self._collapse(fused, exclude_group=paper["group_id"])[:limit]
         by_key = {f.key: f for f in fused}
-        terms = snapshot.keyword.distinctive_terms(f"{paper['title']} {paper['abstract']}")
         return self._hits([(by_key[c.key], c.key) for c in best], terms, "hybrid" if semantic else "keyword")
 
-    def _neighbours(self, snapshot: Snapshot, key: int | None) -> list[tuple[int, float]]:
-        """The papers nearest by meaning to the one indexed under this key (none without vectors)."""
+    def _neighbours(
+        self, snapshot: Snapshot, key: int | None, text: str
+    ) -> tuple[list[tuple[int, float]], set[str]]:
+        """The papers nearest by meaning to the one indexed under this key (none without vectors),
+        and the text's distinctive terms (found here, while the keyword search runs beside)."""
+        terms = snapshot.keyword.distinctive_terms(text)
         vectors = self._vectors_in(snapshot)
         if vectors is None or key is None or (vector := vectors.get(key)) is None:
-            return []
-        return [(h.key, h.similarity) for h in vectors.search(vector, CANDIDATES)]
+            return [], terms
+        return [(h.key, h.similarity) for h in vectors.search(vector, CANDIDATES)], terms
 
     # -- attention -------------------------------------------------------------------------------
 
@@ -338,14 +340,8 @@ class Library:
         """One candidate per duplicate group (its best), in fused order."""
         if not fused:
             return []
-        d, p = schema.search_docs, schema.papers
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(d.c.key, p.c.id, p.c.group_id, sa.func.coalesce(p.c.published, p.c.announced))
-                .join(p, p.c.id == d.c.paper_id)
-                .where(d.c.key.in_([f.key for f in fused]))
-            ).all()
-        info = {key: (paper_id, group, day) for key, paper_id, group, day in rows}
+            info = reads.search_candidates(conn, [f.key for f in fused])
         seen: set[str] = set()
         best: list[Candidate] = []
         for candidate in fused:

@@ -80,6 +80,40 @@ def get_paper(conn: sa.Connection, paper_id: str) -> dict[str, Any]:
     return paper
 
 
+def search_source(conn: sa.Connection, paper_id: str) -> tuple[int | None, dict[str, Any]]:
+    """A paper's search key (None while it is not indexed) and the id, title, abstract and group
+    that finding its related papers needs."""
+    p, d = schema.papers, schema.search_docs
+    row = conn.execute(
+        sa.select(d.c.key, p.c.id, p.c.title, p.c.abstract, p.c.group_id)
+        .outerjoin(d, d.c.paper_id == p.c.id)
+        .where(p.c.id == _stored_key(paper_id))
+    ).first()
+    if row is None:
+        raise _not_found(paper_id)
+    key, *fields = row
+    return key, dict(zip(("id", "title", "abstract", "group_id"), fields, strict=True))
+
+
+# SQLite prefers the primary key's index to a covering one, so it is named; PostgreSQL picks it itself
+_CANDIDATES = """
+    SELECT d.key, p.id, p.group_id, COALESCE(p.published, p.announced)
+    FROM search_docs AS d JOIN papers AS p {hint} ON p.id = d.paper_id
+    WHERE d.key IN :keys
+"""
+
+
+def search_candidates(conn: sa.Connection, keys: list[int]) -> dict[int, tuple[str, str, str | None]]:
+    """(paper id, duplicate group, date) of the papers indexed under these search keys.
+
+    Read from the covering index ix_papers_search: a search asks this of ~200 candidates, whose
+    rows (kilobytes each, scattered over a table of gigabytes at 1M papers) it never needs.
+    """
+    hint = "INDEXED BY ix_papers_search" if conn.dialect.name == "sqlite" else ""
+    query = sa.text(_CANDIDATES.format(hint=hint)).bindparams(sa.bindparam("keys", expanding=True))
+    return {key: (paper_id, group, day) for key, paper_id, group, day in conn.execute(query, {"keys": keys})}
+
+
 def collection_items(conn: sa.Connection, name: str) -> list[dict[str, Any]]:
     """The papers of a named collection in their order."""
     c, ci, p = schema.collections, schema.collection_items, schema.papers
