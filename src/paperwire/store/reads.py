@@ -111,7 +111,8 @@ def search_candidates(conn: sa.Connection, keys: list[int]) -> dict[int, tuple[s
     """
     hint = "INDEXED BY ix_papers_search" if conn.dialect.name == "sqlite" else ""
     query = sa.text(_CANDIDATES.format(hint=hint)).bindparams(sa.bindparam("keys", expanding=True))
-    return {key: (paper_id, group, day) for key, paper_id, group, day in conn.execute(query, {"keys": keys})}
+    rows = conn.execute(query, {"keys": keys}).all()  # one fetch, not a fetch per row
+    return {key: (paper_id, group, day) for key, paper_id, group, day in rows}
 
 
 def collection_items(conn: sa.Connection, name: str) -> list[dict[str, Any]]:
