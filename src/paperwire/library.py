@@ -27,6 +27,7 @@ from paperwire.search.sync import IndexSync, Progress, SyncReport
 from paperwire.search.vectors import VectorIndex
 from paperwire.store import locks, reads, schema
 from paperwire.store.database import open_database
+from paperwire.store.reads import CandidateInfo
 
 if TYPE_CHECKING:
     from paperwire.search.embed import Embedder
@@ -164,10 +165,12 @@ class Library:
             hits, note = snapshot.keyword.search(parsed, depth)
             keyword = [(h.key, h.score) for h in hits]
             notes += [note] if note else []
+        # while the query is still being embedded and its neighbours found, look up the keyword side's
+        known = self._candidate_info([key for key, _ in keyword]) if semantic else {}
         nearest, mode = semantic.result() if semantic else ([], "keyword")
         fused = fuse(keyword, nearest, self.settings.fusion)
         notes += semantic_notes
-        return self._page(request, parsed, fused, mode, notes)
+        return self._page(request, parsed, fused, mode, notes, known)
 
     def _semantic(
         self, snapshot: Snapshot, parsed: ParsedQuery, depth: int, wanted: str, notes: list[str]
@@ -206,9 +209,15 @@ class Library:
         return embed
 
     def _page(
-        self, request: SearchRequest, parsed: ParsedQuery, fused: list[Fused], mode: str, notes: list[str]
+        self,
+        request: SearchRequest,
+        parsed: ParsedQuery,
+        fused: list[Fused],
+        mode: str,
+        notes: list[str],
+        known: dict[int, CandidateInfo],
     ) -> SearchResults:
-        best = self._collapse(fused, collapse=request.collapse)
+        best = self._collapse(fused, collapse=request.collapse, known=known)
         if request.sort in ("newest", "oldest"):
             best.sort(key=lambda c: c.date or "", reverse=request.sort == "newest")
         elif request.sort == "trending":  # by this month's trending score; relevance among equals
@@ -334,14 +343,23 @@ class Library:
                 pass
         return [hit.id for hit in self.search(SearchRequest(name_or_query, limit=min(depth, 200))).hits]
 
-    def _collapse(
-        self, fused: list[Fused], exclude_group: str | None = None, collapse: bool = True
-    ) -> list[Candidate]:
-        """One candidate per duplicate group (its best), in fused order."""
-        if not fused:
-            return []
+    def _candidate_info(self, keys: list[int]) -> dict[int, CandidateInfo]:
+        if not keys:
+            return {}
         with self.engine.connect() as conn:
-            info = reads.search_candidates(conn, [f.key for f in fused])
+            return reads.search_candidates(conn, keys)
+
+    def _collapse(
+        self,
+        fused: list[Fused],
+        exclude_group: str | None = None,
+        collapse: bool = True,
+        known: dict[int, CandidateInfo] | None = None,
+    ) -> list[Candidate]:
+        """One candidate per duplicate group (its best), in fused order (`known`: candidates
+        already looked up)."""
+        known = known or {}
+        info = {**known, **self._candidate_info([f.key for f in fused if f.key not in known])}
         seen: set[str] = set()
         best: list[Candidate] = []
         for candidate in fused:

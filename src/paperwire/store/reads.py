@@ -103,7 +103,10 @@ _CANDIDATES = """
 """
 
 
-def search_candidates(conn: sa.Connection, keys: list[int]) -> dict[int, tuple[str, str, str | None]]:
+CandidateInfo = tuple[str, str, str | None]  # paper id, duplicate group, date
+
+
+def search_candidates(conn: sa.Connection, keys: list[int]) -> dict[int, CandidateInfo]:
     """(paper id, duplicate group, date) of the papers indexed under these search keys.
 
     Read from the covering index ix_papers_search: a search asks this of ~200 candidates, whose
