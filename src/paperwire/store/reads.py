@@ -95,15 +95,14 @@ def search_source(conn: sa.Connection, paper_id: str) -> tuple[int | None, dict[
     return key, dict(zip(("id", "title", "abstract", "group_id"), fields, strict=True))
 
 
+CandidateInfo = tuple[str, str, str | None]  # paper id, duplicate group, date
+
 # SQLite prefers the primary key's index to a covering one, so it is named; PostgreSQL picks it itself
 _CANDIDATES = """
     SELECT d.key, p.id, p.group_id, COALESCE(p.published, p.announced)
     FROM search_docs AS d JOIN papers AS p {hint} ON p.id = d.paper_id
     WHERE d.key IN :keys
 """
-
-
-CandidateInfo = tuple[str, str, str | None]  # paper id, duplicate group, date
 
 
 def search_candidates(conn: sa.Connection, keys: list[int]) -> dict[int, CandidateInfo]:
