@@ -33,6 +33,11 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"PAPERWIRE_TEST_DATABASE={DATABASE!r}: use sqlite or postgresql")
     config.addinivalue_line("markers", "sqlite_only: about SQLite itself; skipped in the PostgreSQL pass")
     config.addinivalue_line("markers", "postgres_only: needs PostgreSQL; skipped in the SQLite pass")
+    config.addinivalue_line(
+        "markers",
+        "no_store: never opens a store (parsers, pure functions): run in the SQLite pass only, where "
+        "opening a database fails the test",
+    )
     if DATABASE != "postgresql":
         return
     _server = PostgresServer().start()
@@ -56,11 +61,29 @@ def pytest_report_header() -> str:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    skipped = "sqlite_only" if DATABASE == "postgresql" else "postgres_only"
-    skip = pytest.mark.skip(reason=f"{skipped}: this pass runs on {DATABASE}")
+    # a test that never opens a store proves the same on either database: it runs once, on SQLite
+    skipped = ("sqlite_only", "no_store") if DATABASE == "postgresql" else ("postgres_only",)
     for item in items:
-        if item.get_closest_marker(skipped):
-            item.add_marker(skip)
+        marker = next((name for name in skipped if item.get_closest_marker(name)), None)
+        if marker is not None:
+            item.add_marker(pytest.mark.skip(reason=f"{marker}: this pass runs on {DATABASE}"))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[object]:
+    """A test marked no_store fails if it, or a fixture it sets up, opens a database in this process
+    (every engine, SQLite or PostgreSQL, comes from sqlalchemy.create_engine): the marker cannot hide
+    store code from the PostgreSQL pass."""
+    if item.get_closest_marker("no_store") is None:
+        return (yield)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"{item.nodeid} is marked no_store but opens a database: {args!r}")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sa, "create_engine", refuse)
+        patch.setattr(sa.engine, "create_engine", refuse)
+        return (yield)
 
 
 def shared_path(*parts: str) -> Path:

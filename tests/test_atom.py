@@ -19,6 +19,10 @@ from paperwire.sources.http import HttpOptions
 from replay_server import ReplayServer, Reply, load_recording
 from xml_corruption import FRAGMENTS
 
+# the Atom parser, over files and a local HTTP server:
+# no store is opened, so the SQLite pass alone runs it (conftest.py)
+pytestmark = pytest.mark.no_store
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "arxiv" / "atom_api"
 OPTIONS = HttpOptions(timeout=5.0, retries=2, max_wait=60.0, user_agent="paperwire-test/1")
 

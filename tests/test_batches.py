@@ -20,6 +20,10 @@ from paperwire.sources.http import HttpOptions
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import synthetic
 
+# batches made in child processes, which never touch the store:
+# no store is opened, so the SQLite pass alone runs it (conftest.py)
+pytestmark = pytest.mark.no_store
+
 DAILY = ("data", "arxiv", "daily_arxiv_jsonl", "2025-07-22.jsonl.gz")  # 375 records, 83 repeats
 SNAPSHOT = ("data", "arxiv", "kaggle_snapshot_sample", "arxiv-metadata-oai-snapshot.head200.json")
 

@@ -265,7 +265,9 @@ def test_error_messages_keep_long_paths_on_one_line(tmp_path: Path) -> None:
 
 
 def test_truncated_gzip_keeps_the_good_records(tmp_path: Path) -> None:
-    lines = [json.dumps({**DAILY, "id": f"2501.{n:05d}", "summary": f"slice {n} " * 30}) for n in range(3000)]
+    # 600 records: the cut at half the compressed bytes still leaves some 290 complete ones before it
+    # (3,000 left 1,470), well over the 100 checked, and a damaged gzip stream for the last one
+    lines = [json.dumps({**DAILY, "id": f"2501.{n:05d}", "summary": f"slice {n} " * 30}) for n in range(600)]
     data = gzip.compress("\n".join(lines).encode())
     (tmp_path / "2025-01-07.jsonl.gz").write_bytes(data[: len(data) // 2])
     result = paperwire(

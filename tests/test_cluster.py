@@ -85,14 +85,34 @@ def assert_same(got: dict[str, Any], expected: dict[str, Any]) -> None:
 
 
 @pytest.fixture(scope="module")
-def single_process(tmp_path_factory: pytest.TempPathFactory, models_dir: Path) -> dict[str, Any]:
-    data_dir = tmp_path_factory.mktemp("single") / "data"
-    finished(paperwire(environment(models_dir, data_dir), "ingest", *inputs()))
-    return contents(data_dir)
+def single_process_run(
+    tmp_path_factory: pytest.TempPathFactory, models_dir: Path
+) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """The reference ingest in one process, started before the cluster so that it runs while the
+    cluster's nodes start; single_process waits for it. Its output goes to a file, not a pipe that
+    nobody reads meanwhile."""
+    folder = tmp_path_factory.mktemp("single")
+    with (folder / "stderr").open("wb") as stderr:
+        run = subprocess.Popen(
+            [sys.executable, "-m", "paperwire", "ingest", *inputs()],
+            env=environment(models_dir, folder / "data"), stdout=subprocess.DEVNULL, stderr=stderr,
+        )  # fmt: skip
+    yield run, folder
+    if run.poll() is None:  # a test failed before single_process waited for it
+        run.kill()
+        run.wait()
 
 
 @pytest.fixture(scope="module")
-def cluster(models_dir: Path) -> Iterator[RayCluster]:
+def single_process(single_process_run: tuple[subprocess.Popen[bytes], Path]) -> dict[str, Any]:
+    run, folder = single_process_run
+    run.wait(timeout=600)
+    assert run.returncode in (0, 3), (folder / "stderr").read_text()[-3000:]
+    return contents(folder / "data")
+
+
+@pytest.fixture(scope="module")
+def cluster(models_dir: Path, single_process_run: object) -> Iterator[RayCluster]:
     """One cluster for the module; its last test kills the second node."""
     started = RayCluster(environment(models_dir, Path("/nonexistent"))).start(workers=1)
     yield started

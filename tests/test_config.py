@@ -10,6 +10,9 @@ import pytest
 from paperwire.config import Settings, default_data_dir, load_settings
 from paperwire.errors import ConfigError, PaperwireError
 
+# settings only: no store is opened, so the SQLite pass alone runs it (conftest.py)
+pytestmark = pytest.mark.no_store
+
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -5,11 +5,15 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+import pytest
 from datasketch import MinHash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paperwire import dedup
+
+# the fingerprint and grouping functions: no store is opened, so the SQLite pass alone runs it (conftest.py)
+pytestmark = pytest.mark.no_store
 
 ABSTRACT = (
     "In this paper, we introduce a new channel pruning method to accelerate very deep convolutional "

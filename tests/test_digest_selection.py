@@ -4,8 +4,13 @@ papers already received, and the feedback classifier."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from paperwire.digest.selection import BACKGROUND, Interest, NewPapers, _feedback, select
+
+# the selection functions over plain vectors:
+# no store is opened, so the SQLite pass alone runs it (conftest.py)
+pytestmark = pytest.mark.no_store
 
 
 def unit(*rows: list[float]) -> np.ndarray:

@@ -22,6 +22,9 @@ from paperwire.search import onnx_export
 from paperwire.search.embed import Embedder, load_embedder, paper_text
 from paperwire.sources import hf_listing
 
+# the embedding models and their cache: no store is opened, so the SQLite pass alone runs it (conftest.py)
+pytestmark = pytest.mark.no_store
+
 MODEL_ID = "all-MiniLM-L6-v2"
 UNRELATED = (
     "Secure and Privacy-Preserving Authentication Protocols for Wireless Mesh Networks",

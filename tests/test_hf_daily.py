@@ -17,6 +17,9 @@ from hypothesis import strategies as st
 from paperwire.models import BadRecord, RawRecord
 from paperwire.sources import files, hf_daily
 
+# the HF daily parser: no store is opened, so the SQLite pass alone runs it (conftest.py)
+pytestmark = pytest.mark.no_store
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 HF_DIR = SHARED_DATA / "arxiv" / "hf_daily_papers"
 SAMPLE_COUNTS = {

@@ -15,6 +15,9 @@ from conftest import shared_path
 from paperwire.models import BadRecord, RawRecord
 from paperwire.sources import detect_format, hf_listing
 
+# the HF listing parser: no store is opened, so the SQLite pass alone runs it (conftest.py)
+pytestmark = pytest.mark.no_store
+
 FAST = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 HEADER = [
     "Get trending papers in your email inbox once a day!",

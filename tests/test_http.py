@@ -24,6 +24,9 @@ from paperwire.sources.http import (
 )
 from replay_server import ReplayServer, Reply
 
+# the HTTP client against a local server: no store is opened, so the SQLite pass alone runs it (conftest.py)
+pytestmark = pytest.mark.no_store
+
 OPTIONS = HttpOptions(timeout=5.0, retries=3, max_wait=60.0, user_agent="paperwire-test/1")
 
 

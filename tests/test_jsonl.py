@@ -19,6 +19,9 @@ from conftest import shared_path
 from paperwire.models import BadRecord, RawRecord
 from paperwire.sources import detect_format, jsonl
 
+# the JSON Lines parser: no store is opened, so the SQLite pass alone runs it (conftest.py)
+pytestmark = pytest.mark.no_store
+
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 DAILY: dict[str, Any] = {

@@ -23,6 +23,10 @@ from paperwire.search.keyword import (
 )
 from paperwire.search.query import Filters, parse
 
+# the keyword index (its own files, not the store):
+# no store is opened, so the SQLite pass alone runs it (conftest.py)
+pytestmark = pytest.mark.no_store
+
 DOCS = [
     KeywordDoc(1, "2101.00001", "Graph rewiring against over-squashing", "We rewire graphs so messages "
                "travel further in message passing neural networks.", ["Ada Lovelace"], ["cs.LG"],

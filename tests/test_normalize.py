@@ -32,6 +32,9 @@ from paperwire.normalize import (
     title_key,
 )
 
+# normalisation functions: no store is opened, so the SQLite pass alone runs it (conftest.py)
+pytestmark = pytest.mark.no_store
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SEEDS = SHARED_DATA.parent / "seeds"
 

@@ -27,6 +27,10 @@ from paperwire.sources.oai_pmh import (
 from replay_server import ReplayServer, Reply
 from xml_corruption import FRAGMENTS
 
+# the OAI-PMH client and parser against a local server:
+# no store is opened, so the SQLite pass alone runs it (conftest.py)
+pytestmark = pytest.mark.no_store
+
 FIXTURES = Path(__file__).parent / "fixtures" / "oai"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "arxiv" / "oai_pmh"
 OPTIONS = HttpOptions(timeout=5.0, retries=2, max_wait=60.0, user_agent="paperwire-test/1")

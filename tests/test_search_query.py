@@ -8,6 +8,9 @@ from paperwire.errors import InputError
 from paperwire.search.fusion import ALPHA, RRF_K, fuse
 from paperwire.search.query import Filters, SearchRequest, parse, parse_date, plain_words
 
+# query parsing and rank fusion: no store is opened, so the SQLite pass alone runs it (conftest.py)
+pytestmark = pytest.mark.no_store
+
 
 def test_filters_leave_the_text_and_merge_with_options() -> None:
     parsed = parse("diffusion since:2022 until:2023-02 has:code", Filters(categories=("cs.CV",)))

@@ -18,6 +18,9 @@ from paperwire.normalize import title_key
 from paperwire.search.topics import BOILERPLATE, STOP_WORDS, TopicGroup, overlap, topic_groups
 from paperwire.sources import hf_listing
 
+# topic grouping over parsed records: no store is opened, so the SQLite pass alone runs it (conftest.py)
+pytestmark = pytest.mark.no_store
+
 MIXED_PAGE = "001_7f0376ca914509b2.txt"  # "network modification(s)": diffusion, graphs, model editing, ...
 XCEPTION_PAGE = "000_ead136927b218f15.txt"
 
